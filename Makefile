@@ -1,0 +1,46 @@
+# LwM2M 1.1 client for MicroPython: host-side targets.
+# Every target installs what it needs (venv, PyPI packages, Debian packages when missing).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+MP := $(VENV)/bin/micropython
+STAMP := $(VENV)/.installed
+APT_STAMP := build/.apt
+# pytest workers: parallel on the 2-core machines we run on
+JOBS ?= auto
+
+.PHONY: help setup run test bench mpy clean
+
+help:             ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+setup: $(STAMP) $(APT_STAMP)  ## create .venv and install pinned host packages (+ Debian peers)
+
+$(STAMP): tools/requirements.txt
+	@command -v python3 >/dev/null || { apt-get update -q && apt-get install -y -q python3; }
+	@python3 -m venv $(VENV) 2>/dev/null || { apt-get update -q && apt-get install -y -q python3-venv && python3 -m venv $(VENV); }
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r tools/requirements.txt
+	@$(MP) -c 'import sys; print("micropython", sys.version)'
+	@touch $@
+
+# Debian packages: real third-party CoAP/DTLS peers, installed only when missing
+$(APT_STAMP):
+	@mkdir -p build
+	@command -v coap-server-notls >/dev/null || { (apt-get update -q && apt-get install -y -q libcoap3-bin) || echo "warning: libcoap3-bin not installed"; }
+	@touch $@
+
+run: setup        ## the main job: dev server + client on the unix port, scripted session
+	$(PY) tools/run_demo.py
+
+test: setup       ## run all host tests (pytest; 'no tests' fails)
+	$(VENV)/bin/pytest -q -n $(JOBS) host_tests; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+bench: setup      ## footprint/speed figures -> build/bench.json
+	$(PY) tools/bench.py
+
+mpy: setup        ## compile device code to .mpy under build/mpy
+	$(PY) tools/build_mpy.py
+
+clean:            ## remove build outputs (keeps .venv)
+	rm -rf build

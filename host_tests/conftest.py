@@ -1,0 +1,35 @@
+"""Shared fixtures: run device code on the real MicroPython unix port."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+
+def mp_env():
+    env = dict(os.environ)
+    # device packages (client/, objects/, boards/) import from the repo root
+    env["MICROPYPATH"] = ".frozen:" + ROOT
+    return env
+
+
+def run_mp(code, heap=None, timeout=60, check=True):
+    """Run a MicroPython snippet on the unix port; return its stdout."""
+    args = [MICROPYTHON]
+    if heap:
+        args += ["-X", "heapsize=" + heap]
+    args += ["-c", code]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
+                       env=mp_env(), cwd=ROOT)
+    if check and p.returncode != 0:
+        raise AssertionError("micropython failed (%d):\n%s\n%s" % (p.returncode, p.stdout, p.stderr))
+    return p.stdout
+
+
+@pytest.fixture
+def mp():
+    return run_mp
