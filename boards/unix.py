@@ -1,0 +1,96 @@
+# The unix port as a board: real UDP sockets, select.poll, a monotonic clock
+# built on ticks (wrap-safe), files under a state directory.
+import socket
+import select
+import time
+import os
+
+
+class Clock:
+    # monotonic ms that never wraps (ticks_ms wraps after ~12.4 days on 32-bit
+    # ports), and wall-clock seconds since 1970
+    def __init__(self):
+        self.t = time.ticks_ms()
+        self.base = 0
+
+    def ms(self):
+        t = time.ticks_ms()
+        self.base += time.ticks_diff(t, self.t)
+        self.t = t
+        return self.base
+
+    def time(self):
+        return int(time.time())
+
+
+class Udp:
+    # a connected UDP socket: the peer is the only source accepted
+    def __init__(self, board, host, port):
+        ai = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
+        self.sock = socket.socket(ai[0], socket.SOCK_DGRAM)
+        self.sock.connect(ai[-1])
+        self.sock.setblocking(False)
+        self.board = board
+
+    def send(self, data):
+        if not self.board.radio:
+            return
+        try:
+            self.sock.send(data)
+        except OSError:
+            pass    # ICMP unreachable etc.: the CoAP layer retransmits
+
+    def recv(self):
+        # while the radio is off, what arrives is lost (as on a sleeping modem)
+        try:
+            d = self.sock.recv(1280)
+        except OSError:
+            return None
+        return d if self.board.radio else None
+
+    def close(self):
+        b = self.board
+        if self in b.open:
+            b.open.remove(self)
+            b.poll.unregister(self.sock)
+        self.sock.close()
+
+
+class Board:
+    def __init__(self, state="state"):
+        self.clock = Clock()
+        self.state = state
+        self.open = []
+        self.radio = True
+        self.poll = select.poll()
+
+    def udp(self, host, port):
+        t = Udp(self, host, port)
+        self.open.append(t)
+        self.poll.register(t.sock, select.POLLIN)
+        return t
+
+    def random(self, n):
+        return os.urandom(n)
+
+    def time(self):
+        return self.clock.time()
+
+    def wait(self, ms):
+        # block until a transport is readable or ms elapsed
+        self.poll.poll(int(ms))
+
+    def battery(self):
+        return None
+
+    def mem_free(self):
+        import gc
+        return gc.mem_free() // 1024
+
+    def mem_total(self):
+        import gc
+        return (gc.mem_free() + gc.mem_alloc()) // 1024
+
+    def conn(self):
+        # Connectivity Monitoring values: Ethernet bearer (41) on loopback
+        return {0: 41, 1: {0: 41}, 2: 0, 4: {0: "127.0.0.1"}}

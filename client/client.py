@@ -1,0 +1,309 @@
+# The client: one single-threaded loop (step / next_step_ms) driving the
+# Registration interface (transport spec §6.4.3) for every server account.
+from micropython import const
+from client.coap import Msg
+from client.exchange import Exchange
+from client.engine import Engine
+from client.codes import *
+
+# registration states
+_IDLE = const(0)
+_REG = const(1)      # Register sent
+_OK = const(2)       # registered
+_UPD = const(3)      # Update sent
+_WAIT = const(4)     # back-off before the next Register
+_DEREG = const(5)    # De-register sent
+_OFF = const(6)      # disabled (/1/x/4) or stopped
+_MIN_MARGIN = const(93)  # s: Update at least MAX_TRANSMIT_WAIT before expiry
+
+
+def parse_uri(uri):
+    # coap[s]://host[:port] -> (host, port, secure)
+    sec = uri.startswith("coaps://")
+    if not (sec or uri.startswith("coap://")):
+        raise ValueError("bad server uri")
+    hp = uri[8 if sec else 7:].split("/")[0]
+    if hp.startswith("["):
+        host, _, port = hp[1:].partition("]")
+        port = port[1:]
+    else:
+        host, _, port = hp.partition(":")
+    return host, int(port) if port else (5684 if sec else 5683), sec
+
+
+class Server:
+    # one LwM2M server account: its transport, exchange and registration
+    def __init__(self, client, ssid, uri):
+        self.c = client
+        self.ssid = ssid
+        self.uri = uri
+        self.state = _IDLE
+        self.due = 0        # ms: next registration action
+        self.fails = 0
+        self.loc = None
+        self.ex = None
+        self.sent = None    # (lifetime, binding, links) last told to the server
+        self.dirty = False
+
+    def res(self, rid, default=None):
+        # a resource of this account's Server object instance
+        o = self.c.objs[1]
+        for i in o.inst.values():
+            if i.get(0) == self.ssid:
+                return i.get(rid, default)
+        return default
+
+    def lifetime(self):
+        return self.res(1, 86400)
+
+    def connect(self):
+        if self.ex:
+            return
+        b = self.c.board
+        host, port, sec = parse_uri(self.uri)
+        tr = b.udp(host, port)
+        self.ex = Exchange(tr, b.clock, b.random, self)
+
+    # handler interface of the Exchange
+    def request(self, m):
+        return self.c.engine.request(m, self)
+
+    def reset(self, token):
+        if self.c.reporter:
+            self.c.reporter.cancel(self, token)
+
+    def crash(self, e):
+        self.c.log("error", repr(e))
+
+    # -- registration state machine --------------------------------------
+    def _query(self, full):
+        lt, b = self.lifetime(), self.res(7, "U")
+        q = []
+        if full:
+            q = ["ep=" + self.c.ep, "lt=%d" % lt, "lwm2m=1.1", "b=" + b.replace("Q", "")]
+            if "Q" in b:
+                q.append("Q")
+        else:
+            if self.sent[0] != lt:
+                q.append("lt=%d" % lt)
+            if self.sent[1] != b:
+                q.append("b=" + b.replace("Q", ""))
+        return q, (lt, b)
+
+    def register(self):
+        self.connect()
+        self.ex.cancel()
+        q, s = self._query(True)
+        links = self.c.engine.links()
+        m = Msg(CON, POST, token=self.ex.token(), payload=links.encode())
+        m.add(URI_PATH, "rd").add(CONTENT_FORMAT, FMT_LINK)
+        for x in q:
+            m.add(URI_QUERY, x)
+        self.state = _REG
+        self.c.log("register", self.uri, "lt=%d" % s[0])
+
+        def done(r):
+            if r and r.code == CREATED:
+                self.loc = r.strs(LOCATION_PATH)
+                self.sent = s + (links,)
+                self._registered()
+                self.c.log("registered", "/" + "/".join(self.loc))
+                if self.c.reporter:
+                    self.c.reporter.drop(self)
+            else:
+                self._failed(r)
+        self.ex.send(m, done)
+
+    def _registered(self):
+        self.state = _OK
+        self.fails = 0
+        lt = self.sent[0]
+        margin = min(lt // 2, max(lt // 10, _MIN_MARGIN))
+        self.due = self.c.board.clock.ms() + (lt - margin) * 1000
+
+    def _failed(self, r):
+        # back-off: Communication Retry Timer * 2^n, then the sequence delay
+        self.fails += 1
+        self.state = _WAIT
+        tries = self.res(17, 5)
+        if self.fails <= tries:
+            d = self.res(18, 60) << (self.fails - 1)
+        else:
+            d = self.res(19, 86400)
+            self.fails = 0
+        d = d * 1000 + self.c.board.random(1)[0] * d * 2 // 5  # + up to 10 % jitter
+        self.due = self.c.board.clock.ms() + d
+        self.c.log("register failed", r.code if r else "timeout", "retry in %ds" % (d // 1000))
+        if self.c.on_reg_fail:
+            self.c.on_reg_fail(self)
+
+    def update(self):
+        q, s = self._query(False)
+        links = self.c.engine.links()
+        m = Msg(CON, POST, token=self.ex.token())
+        for x in self.loc:
+            m.add(URI_PATH, x)
+        for x in q:
+            m.add(URI_QUERY, x)
+        if links != self.sent[2]:
+            m.add(CONTENT_FORMAT, FMT_LINK)
+            m.payload = links.encode()
+        self.state = _UPD
+        self.dirty = False
+
+        def done(r):
+            if r and r.code == CHANGED:
+                self.sent = s + (links,)
+                self._registered()
+                self.c.log("updated")
+                if self.c.on_update:
+                    self.c.on_update(self)
+            elif r and r.code == NOT_FOUND or r and r.code >= 128:
+                self.c.log("update rejected, register again")
+                self.register()
+            else:
+                self._failed(None)
+        self.ex.send(m, done)
+
+    def deregister(self, then=_IDLE):
+        if self.state not in (_OK, _UPD) or not self.loc:
+            self.state = then
+            return
+        m = Msg(CON, DELETE, token=self.ex.token())
+        for x in self.loc:
+            m.add(URI_PATH, x)
+        self.state = _DEREG
+        self.ex.cancel()
+
+        def done(r):
+            self.state = then
+            self.loc = None
+            self.c.log("deregistered")
+        self.ex.send(m, done)
+        if self.c.reporter:
+            self.c.reporter.drop(self)
+
+    def disable(self, timeout_s):
+        # Disable (/1/x/4): De-register, stay away for the Disable Timeout
+        self.deregister(_OFF)
+        self.due = self.c.board.clock.ms() + timeout_s * 1000
+
+    def trigger(self):
+        # Registration Update Trigger, lifetime/binding/object list change
+        if self.state == _OK:
+            self.due = 0
+            self.dirty = True
+
+    def step(self, now):
+        if self.ex:
+            self.ex.step()
+        if self.state in (_IDLE, _WAIT) and now >= self.due:
+            self.register()
+        elif self.state == _OK and now >= self.due:
+            self.update()
+        elif self.state == _OFF and self.due and now >= self.due:
+            self.register()
+
+    def deadline(self):
+        d = self.ex.deadline() if self.ex else None
+        if self.state in (_IDLE, _WAIT, _OK) or (self.state == _OFF and self.due):
+            if d is None or self.due < d:
+                d = self.due
+        return d
+
+    def registered(self):
+        return self.state in (_OK, _UPD)
+
+
+class Client:
+    def __init__(self, board, ep, objs, fmt=FMT_TLV, log=None):
+        self.board = board
+        self.ep = ep
+        self.fmt = fmt
+        self.objs = {}
+        for o in objs:
+            o.client = self
+            self.objs[o.ID] = o
+        self.reporter = None
+        self.on_update = self.on_reg_fail = self.on_bootstrap = None
+        self.log = log or (lambda *a: None)
+        self.engine = Engine(self)
+        self.servers = []
+        self.reboot = False
+        self.accounts()
+
+    def accounts(self):
+        # one Server per (Security, Server) instance pair with the same ssid
+        sec = self.objs[0].inst
+        old = {s.ssid: s for s in self.servers}
+        self.servers = []
+        for i in sorted(sec):
+            s = sec[i]
+            if not s.get(1) and s.get(10) is not None:
+                ssid = s[10]
+                srv = old.get(ssid) or Server(self, ssid, s[0])
+                self.servers.append(srv)
+
+    def server(self, ssid):
+        for s in self.servers:
+            if s.ssid == ssid:
+                return s
+
+    def changed(self, path, structure=False):
+        # a value or the object list changed: tell observers / servers
+        if self.reporter:
+            self.reporter.changed(path)
+        if structure:
+            for s in self.servers:
+                s.trigger()
+        elif path[0] == 1 and len(path) > 2 and path[2] in (1, 7):
+            s = self.server(self.objs[1].inst.get(path[1], {}).get(0))
+            if s:
+                s.trigger()
+
+    def step(self):
+        b = self.board
+        for s in self.servers:
+            if s.ex:
+                for _ in range(16):     # bounded per step
+                    d = s.ex.tr.recv()
+                    if d is None:
+                        break
+                    s.ex.feed(d)
+        now = b.clock.ms()
+        for s in self.servers:
+            s.step(now)
+        if self.reporter:
+            self.reporter.step(now)
+
+    def next_step_ms(self):
+        now = self.board.clock.ms()
+        d = None
+        for s in self.servers:
+            x = s.deadline()
+            if x is not None and (d is None or x < d):
+                d = x
+        if self.reporter:
+            x = self.reporter.deadline()
+            if x is not None and (d is None or x < d):
+                d = x
+        return 3600000 if d is None else max(0, d - now)
+
+    def run(self, until=None):
+        # until: client time (ms) at which to return; None = until stopped
+        b = self.board
+        while not self.reboot and (until is None or b.clock.ms() < until):
+            self.step()
+            t = self.next_step_ms()
+            if until is not None:
+                t = min(t, until - b.clock.ms())
+            b.wait(max(0, t))
+
+    def stop(self, timeout_ms=5000):
+        # orderly shutdown: De-register from every server (bounded wait)
+        for s in self.servers:
+            s.deregister(_OFF)
+        end = self.board.clock.ms() + timeout_ms
+        while any(s.state == _DEREG for s in self.servers) and self.board.clock.ms() < end:
+            self.step()
+            self.board.wait(min(100, self.next_step_ms()))

@@ -1,0 +1,283 @@
+# Device Management & Service Enablement interface (transport spec §6.4.4):
+# maps a CoAP request (method + path) to an LwM2M operation on the registry.
+from client.coap import Msg
+from client.model import check
+from client.codes import *
+
+# critical options this client understands (an unknown critical one -> 4.02)
+_CRITICAL = (URI_HOST, URI_PORT, URI_PATH, ACCEPT, BLOCK2, BLOCK1)
+
+
+def fmt(cf):
+    # (enc, dec) of a content format, imported when first used
+    if cf == FMT_TLV:
+        from client import tlv
+        return tlv.enc, tlv.dec
+    if cf == FMT_TEXT:
+        from client import text
+        return text.enc, text.dec
+    if cf == FMT_OPAQUE:
+        from client import text
+        return text.enc_opaque, text.dec_opaque
+    if cf in (FMT_SENML_JSON, FMT_SENML_CBOR):
+        from client import senml
+        return (lambda r, b: senml.enc(r, b, cf)), (lambda p, b, t: senml.dec(p, b, t, cf))
+    return None
+
+
+def path_of(m):
+    p = []
+    for s in m.all(URI_PATH):
+        try:
+            v = int(str(s, "utf-8"))
+        except Exception:
+            raise CoapError(NOT_FOUND)
+        if not 0 <= v <= 65535:
+            raise CoapError(NOT_FOUND)
+        p.append(v)
+    if len(p) > 4:
+        raise CoapError(NOT_FOUND)
+    return tuple(p)
+
+
+def pstr(p):
+    return "/" + "/".join(str(x) for x in p)
+
+
+class Engine:
+    def __init__(self, client):
+        self.c = client
+        self.objs = client.objs
+
+    def obj(self, oid):
+        o = self.objs.get(oid)
+        if o is None:
+            raise CoapError(NOT_FOUND)
+        return o
+
+    def typeof(self, p):
+        return self.obj(p[0]).typeof(p[2])
+
+    # -- dispatch --------------------------------------------------------
+    def request(self, m, srv):
+        try:
+            for n, v in m.opts:
+                if n & 1 and n not in _CRITICAL:
+                    raise CoapError(BAD_OPTION)
+            return self.dispatch(m, path_of(m), srv)
+        except CoapError as e:
+            return Msg(code=e.code)
+
+    def dispatch(self, m, path, srv):
+        code = m.code
+        c = self.c
+        if path and path[0] == 0:   # Security: for bootstrap servers only
+            raise CoapError(UNAUTHORIZED if path[0] in self.objs else NOT_FOUND)
+        if code == GET:
+            acc = m.uint(ACCEPT)
+            if acc == FMT_LINK:
+                if not path:
+                    raise CoapError(METHOD_NOT_ALLOWED)
+                return self._content(self.discover(path, srv).encode(), FMT_LINK)
+            if not path:
+                raise CoapError(METHOD_NOT_ALLOWED)
+            if m.opt(OBSERVE) is not None and c.reporter:
+                return c.reporter.observe(m, path, srv, acc)
+            return self.read(path, acc)
+        if code == PUT:
+            if not m.payload and m.opt(CONTENT_FORMAT) is None and m.opt(URI_QUERY) is not None:
+                if not c.reporter:
+                    raise CoapError(METHOD_NOT_ALLOWED)
+                self.exists(path)
+                c.reporter.write_attrs(path, m.strs(URI_QUERY), srv)
+                return Msg(code=CHANGED)
+            if len(path) < 2:
+                raise CoapError(METHOD_NOT_ALLOWED)
+            self.write(m, path, True, srv)
+            return Msg(code=CHANGED)
+        if code == POST:
+            if len(path) == 1:
+                return self.create(m, path, srv)
+            if len(path) == 3 and self.obj(path[0]).res(path[2])[1] & E:
+                o = self.obj(path[0])
+                o.get(path[1])
+                if path[2] not in o.inst[path[1]]:
+                    raise CoapError(NOT_FOUND)
+                arg = str(m.payload, "utf-8") if m.payload else ""
+                c.log("execute", pstr(path))
+                o.execute(path[1], path[2], arg)
+                return Msg(code=CHANGED)
+            if len(path) in (2, 3):
+                self.write(m, path, False, srv)
+                return Msg(code=CHANGED)
+            raise CoapError(METHOD_NOT_ALLOWED)
+        if code == DELETE:
+            if len(path) != 2 or path[0] == 1:
+                raise CoapError(METHOD_NOT_ALLOWED)
+            self.obj(path[0]).delete(path[1])
+            c.log("delete", pstr(path))
+            c.changed(path, True)
+            return Msg(code=DELETED)
+        if code in (FETCH, IPATCH) and c.reporter:
+            return c.reporter.composite(m, srv)
+        raise CoapError(METHOD_NOT_ALLOWED)
+
+    def _content(self, payload, cf):
+        return Msg(code=CONTENT, payload=payload).add(CONTENT_FORMAT, cf)
+
+    def exists(self, path):
+        o = self.obj(path[0])
+        if len(path) > 1:
+            o.get(path[1])
+        if len(path) > 2:
+            o.res(path[2])
+            if path[2] not in o.inst[path[1]]:
+                raise CoapError(NOT_FOUND)
+        return o
+
+    # -- Read --------------------------------------------------------------
+    def collect(self, path):
+        # records (path, type, value) under path, readable resources only
+        o = self.exists(path)
+        out = []
+        n = len(path)
+        for iid in ([path[1]] if n > 1 else sorted(o.inst)):
+            for rid in ([path[2]] if n > 2 else o.rids(iid)):
+                r = o.res(rid)
+                if not r[1] & R:
+                    if n > 2:
+                        raise CoapError(METHOD_NOT_ALLOWED)
+                    continue
+                v = o.read(iid, rid)
+                if r[3]:
+                    if n == 4 and path[3] not in v:
+                        raise CoapError(NOT_FOUND)
+                    for ri in sorted(v):
+                        if n < 4 or ri == path[3]:
+                            out.append(((o.ID, iid, rid, ri), r[2], v[ri]))
+                elif n == 4:
+                    raise CoapError(NOT_FOUND)
+                else:
+                    out.append(((o.ID, iid, rid), r[2], v))
+        return out
+
+    def encode(self, path, recs, acc):
+        # pick the format: Accept, else text/opaque for one value, else TLV
+        if acc is None:
+            acc = self.c.fmt
+            if len(path) > 2 and len(recs) == 1 and len(recs[0][0]) == len(path):
+                acc = FMT_OPAQUE if recs[0][1] == OPAQUE else FMT_TEXT
+        f = fmt(acc)
+        if not f:
+            raise CoapError(NOT_ACCEPTABLE)
+        return f[0](recs, path), acc
+
+    def read(self, path, acc):
+        payload, cf = self.encode(path, self.collect(path), acc)
+        self.c.log("read", pstr(path), cf)
+        return self._content(payload, cf)
+
+    # -- Write / Create ----------------------------------------------------
+    def decode(self, m, path):
+        cf = m.uint(CONTENT_FORMAT)
+        f = fmt(cf) if cf is not None else None
+        if not f:
+            raise CoapError(UNSUPPORTED_CONTENT_FORMAT if cf is not None else BAD_REQUEST)
+        return f[1](m.payload, path, self.typeof)
+
+    def write(self, m, path, replace, srv, create=False):
+        o = self.exists(path)
+        recs = self.decode(m, path)
+        # validate everything first: nothing is written unless all of it fits
+        todo = []
+        for p, v in recs:
+            if p[:len(path)] != path or len(p) < 3:
+                raise CoapError(BAD_REQUEST)
+            r = o.res(p[2])
+            if not (r[1] & W or create):
+                raise CoapError(METHOD_NOT_ALLOWED)
+            if (len(p) == 4) != bool(r[3]):
+                raise CoapError(BAD_REQUEST)
+            todo.append((p, check(r[2], v)))
+        if not todo and len(path) < 3:
+            raise CoapError(BAD_REQUEST)
+        done = {}
+        for p, v in todo:
+            iid, rid = p[1], p[2]
+            if replace and len(p) == 4 and (iid, rid) not in done and len(path) < 4:
+                o.inst[iid][rid] = {}   # replace all instances of a multiple resource
+            done[(iid, rid)] = 1
+            o.write(iid, rid, v, p[3] if len(p) == 4 else None)
+        self.c.log("write", pstr(path))
+        for iid, rid in done:
+            self.c.changed((o.ID, iid, rid))
+
+    def create(self, m, path, srv):
+        o = self.obj(path[0])
+        recs = self.decode(m, path)
+        iids = set(p[1] for p, v in recs)
+        if len(iids) > 1:
+            raise CoapError(BAD_REQUEST)
+        iid = iids.pop() if iids else None
+        if iid is None:
+            iid = o.free_iid()
+        if iid in o.inst:
+            raise CoapError(BAD_REQUEST)
+        o.create(iid)
+        try:
+            self._apply(o, [((p[0], iid) + p[2:], v) for p, v in recs])
+        except CoapError:
+            del o.inst[iid]         # roll back a create that failed half-way
+            raise
+        self.c.log("create", pstr((o.ID, iid)))
+        self.c.changed((o.ID, iid), True)
+        return Msg(code=CREATED).add(LOCATION_PATH, str(o.ID)).add(LOCATION_PATH, str(iid))
+
+    def _apply(self, o, recs):
+        for p, v in recs:
+            r = o.res(p[2])
+            if (len(p) == 4) != bool(r[3]):
+                raise CoapError(BAD_REQUEST)
+            o.write(p[1], p[2], check(r[2], v), p[3] if len(p) == 4 else None)
+
+    # -- Discover / registration payload -----------------------------------
+    def discover(self, path, srv):
+        o = self.exists(path)
+        rep = self.c.reporter
+        out = []
+        n = len(path)
+
+        def add(p, extra=""):
+            out.append("<%s>%s%s" % (pstr(p), extra, rep.attrs_str(p, srv) if rep else ""))
+        if n == 1:
+            add(path, ";ver=" + o.VER if o.VER else "")
+        for iid in ([path[1]] if n > 1 else sorted(o.inst)):
+            if n < 3:
+                add((o.ID, iid))
+            for rid in ([path[2]] if n > 2 else o.rids(iid)):
+                r = o.res(rid)
+                p = (o.ID, iid, rid)
+                if r[3]:
+                    v = o.inst[iid][rid] if not r[1] & R else o.read(iid, rid)
+                    add(p, ";dim=%d" % len(v or ()))
+                    if n > 2:
+                        for ri in sorted(v or ()):
+                            add(p + (ri,))
+                else:
+                    add(p)
+        return ",".join(out)
+
+    def links(self):
+        # Register/Update payload: objects and instances, Security left out
+        out = ['</>;rt="oma.lwm2m";ct=%d' % self.c.fmt]
+        for oid in sorted(self.objs):
+            if oid == 0:
+                continue
+            o = self.objs[oid]
+            if o.VER:
+                out.append('</%d>;ver=%s' % (oid, o.VER))
+            if o.inst:
+                out.extend('</%d/%d>' % (oid, i) for i in sorted(o.inst))
+            elif not o.VER:
+                out.append('</%d>' % oid)
+        return ",".join(out)

@@ -1,0 +1,37 @@
+# LwM2M Security object (0): server URIs and credentials. Never exposed to
+# management servers; written by bootstrap or the factory configuration.
+from client.model import Obj
+from client.codes import R, W, STR, BOOL, INT, OPAQUE, UINT, CoapError, UNAUTHORIZED
+
+RW = R | W
+
+
+class Security(Obj):
+    ID = 0
+    RES = (
+        (0, RW, STR, 0, 1),     # LwM2M Server URI
+        (1, RW, BOOL, 0, 1),    # Bootstrap-Server
+        (2, RW, INT, 0, 1),     # Security Mode (0 PSK, 1 RPK, 2 cert, 3 NoSec)
+        (3, RW, OPAQUE, 0, 1),  # Public Key or Identity
+        (4, RW, OPAQUE, 0, 1),  # Server Public Key
+        (5, W, OPAQUE, 0, 1),   # Secret Key: write-only, never read back
+        (10, RW, INT, 0, 0),    # Short Server ID
+        (11, RW, INT, 0, 0),    # Client Hold Off Time
+        (12, RW, INT, 0, 0),    # Bootstrap-Server Account Timeout
+        (14, RW, STR, 0, 0),    # SNI
+    )
+
+    def defaults(self, iid):
+        return {0: "", 1: False, 2: 3, 3: b"", 4: b"", 5: b""}
+
+    def read(self, iid, rid):
+        if rid == 5:
+            raise CoapError(UNAUTHORIZED)
+        return super().read(iid, rid)
+
+    def add(self, iid, uri, ssid=None, bootstrap=False, mode=3, identity=b"", key=b""):
+        i = self.defaults(iid)
+        i.update({0: uri, 1: bootstrap, 2: mode, 3: identity, 5: key})
+        if ssid is not None:
+            i[10] = ssid
+        self.inst[iid] = i

@@ -1,0 +1,51 @@
+# LwM2M Server object (1): one instance per management server account.
+from client.model import Obj
+from client.codes import R, W, E, STR, BOOL, INT, UINT, TIME, NONE
+
+RW = R | W
+
+
+class Server(Obj):
+    ID = 1
+    VER = "1.1"
+    RES = (
+        (0, R, INT, 0, 1),      # Short Server ID
+        (1, RW, INT, 0, 1),     # Lifetime (s)
+        (2, RW, INT, 0, 0),     # Default Minimum Period
+        (3, RW, INT, 0, 0),     # Default Maximum Period
+        (4, E, NONE, 0, 0),     # Disable
+        (5, RW, INT, 0, 0),     # Disable Timeout
+        (6, RW, BOOL, 0, 1),    # Notification Storing When Disabled or Offline
+        (7, RW, STR, 0, 1),     # Binding
+        (8, E, NONE, 0, 1),     # Registration Update Trigger
+        (9, E, NONE, 0, 0),     # Bootstrap-Request Trigger
+        (11, R, UINT, 0, 0),    # TLS-DTLS Alert Code
+        (12, R, TIME, 0, 0),    # Last Bootstrapped
+        (16, RW, BOOL, 0, 0),   # Bootstrap on Registration Failure
+        (17, RW, UINT, 0, 0),   # Communication Retry Count
+        (18, RW, UINT, 0, 0),   # Communication Retry Timer (s)
+        (19, RW, UINT, 0, 0),   # Communication Sequence Delay Timer (s)
+        (20, RW, UINT, 0, 0),   # Communication Sequence Retry Count
+        (23, RW, BOOL, 0, 0),   # Mute Send
+    )
+
+    def defaults(self, iid):
+        return {0: 1, 1: 86400, 4: None, 5: 86400, 6: True, 7: "U", 8: None, 9: None}
+
+    def add(self, iid, ssid, lifetime=86400, binding="U", **kw):
+        i = self.defaults(iid)
+        i.update({0: ssid, 1: lifetime, 7: binding})
+        i.update(kw)
+        self.inst[iid] = i
+
+    def execute(self, iid, rid, arg):
+        c = self.client
+        s = c.server(self.inst[iid][0])
+        if not s:
+            return
+        if rid == 8:
+            s.trigger()
+        elif rid == 4:
+            s.disable(self.inst[iid].get(5, 86400))
+        elif rid == 9 and c.on_bootstrap:
+            c.on_bootstrap()
