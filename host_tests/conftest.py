@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -22,9 +23,14 @@ def run_mp(code, heap=None, timeout=60, check=True):
     args = [MICROPYTHON]
     if heap:
         args += ["-X", "heapsize=" + heap]
-    args += ["-c", code]
-    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
-                       env=mp_env(), cwd=ROOT)
+    # the snippet goes through a file: large test vectors exceed ARG_MAX
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(code)
+    try:
+        p = subprocess.run(args + [f.name], capture_output=True, text=True,
+                           timeout=timeout, env=mp_env(), cwd=ROOT)
+    finally:
+        os.unlink(f.name)
     if check and p.returncode != 0:
         raise AssertionError("micropython failed (%d):\n%s\n%s" % (p.returncode, p.stdout, p.stderr))
     return p.stdout
