@@ -15,17 +15,17 @@ def _bad():
 
 def utf8(b):
     # strict UTF-8 -> str; the port's decoder lets overlong forms,
-    # surrogates and code points above U+10FFFF through, so check those
+    # surrogates and code points above U+10FFFF through, so check each
+    # non-ASCII character re-encodes to itself
     b = bytes(b)
     try:
         s = str(b, 'utf-8')
     except UnicodeError:
         raise _bad()
-    if len(s) != len(b):  # not plain ASCII
-        if s.encode() != b:  # overlong
-            raise _bad()
+    if len(s) != len(b):
         for c in s:
-            if '\ud7ff' < c < '\ue000' or c > '\U0010ffff':
+            o = ord(c)
+            if 0xD7FF < o < 0xE000 or o > 0x10FFFF or chr(o) != c:
                 raise _bad()
     return s
 

@@ -29,7 +29,8 @@ def _put(out, t, i, v):
     l = 0 if n < 8 else 1 if n < 256 else 2 if n < 65536 else 3
     out.append(t | (w - 1) << 5 | l << 3 | (0 if l else n))
     out += i.to_bytes(w, 'big')
-    out += n.to_bytes(l, 'big')
+    if l:
+        out += n.to_bytes(l, 'big')
     out += v
 
 
