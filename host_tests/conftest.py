@@ -39,3 +39,8 @@ def run_mp(code, heap=None, timeout=60, check=True):
 @pytest.fixture
 def mp():
     return run_mp
+
+
+def pytest_configure(config):
+    # aiocoap deprecates setting mid/mtype/token by hand, which byte-level tests need
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning")

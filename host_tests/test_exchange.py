@@ -1,0 +1,176 @@
+"""Message layer (client/exchange.py) on the virtual clock, with a real
+loopback UDP peer socket on the device side."""
+
+PRELUDE = """
+import socket
+from boards.virtual import VirtualBoard
+from client.exchange import Exchange
+from client import coap
+from client.codes import *
+
+# no getsockname on the unix port: find a free port by trying
+import os
+port = 0
+for p in range(41000 + os.urandom(1)[0] * 40, 52000):
+    try:
+        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        peer.bind(socket.getaddrinfo("127.0.0.1", p)[0][-1])
+        port = p
+        break
+    except OSError:
+        pass
+b = VirtualBoard(slice_ms=5)
+tr = b.udp("127.0.0.1", port)
+sent = []
+_send = tr.send
+def rec(d):
+    sent.append((b.clock.ms(), bytes(d)))
+    _send(d)
+tr.send = rec
+
+class H:
+    calls = 0
+    resets = []
+    def request(self, m):
+        H.calls += 1
+        return coap.Msg(code=CONTENT, payload=b"v%d" % H.calls)
+    def reset(self, tok):
+        H.resets.append(tok)
+    def crash(self, e):
+        print("crash", e)
+
+ex = Exchange(tr, b.clock, b.random, H())
+
+def drive(until):
+    while b.clock.ms() < until:
+        d = tr.recv()
+        if d:
+            ex.feed(d)
+            continue
+        ex.step()
+        dl = ex.deadline()
+        b.wait(min(until, dl if dl is not None else until) - b.clock.ms())
+    ex.step()
+
+def peer_recv():
+    peer.settimeout(1)
+    d, a = peer.recvfrom(1500)
+    return coap.parse(d), a
+"""
+
+
+def test_con_retransmission_schedule(mp):
+    out = mp(PRELUDE + """
+res = []
+m = coap.Msg(CON, POST, token=b"tk").add(URI_PATH, "rd")
+ex.send(m, lambda r: res.append((b.clock.ms(), r)))
+drive(200000)
+print([t for t, d in sent])
+print(len(set(d for t, d in sent)), res)
+""")
+    times = eval(out.splitlines()[0])
+    distinct, res = out.splitlines()[1].split(" ", 1)
+    # 1 transmission + MAX_RETRANSMIT 4, the same bytes each time
+    assert len(times) == 5 and distinct == "1"
+    t0 = times[1] - times[0]
+    assert 2000 <= t0 <= 3000       # ACK_TIMEOUT .. ACK_TIMEOUT * ACK_RANDOM_FACTOR
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert gaps == [t0, 2 * t0, 4 * t0, 8 * t0]  # exponential back-off
+    # gives up after the last timeout (another 16 * t0), reporting None
+    done_at, r = eval(res)[0]
+    assert r is None and done_at - times[-1] == 16 * t0
+
+
+def test_nstart_one_and_piggybacked_ack(mp):
+    out = mp(PRELUDE + """
+res = []
+for i in range(3):
+    ex.send(coap.Msg(CON, POST, token=bytes([i])), lambda r, i=i: res.append((i, r.code, bytes(r.payload))))
+m, a = peer_recv()
+peer.settimeout(0.05)
+try:
+    peer.recvfrom(100)
+    print("second in flight")
+except OSError:
+    pass
+for _ in range(3):
+    r = coap.Msg(ACK, CHANGED, m.mid, m.token, payload=m.token)
+    peer.sendto(coap.build(r), a)
+    drive(b.clock.ms() + 10)
+    try:
+        m, a = peer_recv()
+    except OSError:
+        break
+print(res)
+""")
+    assert "second in flight" not in out
+    assert eval(out.splitlines()[-1]) == [(0, 0x44, b"\x00"), (1, 0x44, b"\x01"), (2, 0x44, b"\x02")]
+
+
+def test_duplicate_con_gets_cached_response(mp):
+    out = mp(PRELUDE + """
+req = coap.Msg(CON, GET, 0x4242, b"\\x07").add(URI_PATH, "3")
+ex.send(coap.Msg(NON, POST, token=b"x"))   # learn the client's address
+m, a = peer_recv()
+answers = []
+for _ in range(3):
+    peer.sendto(coap.build(req), a)
+    drive(b.clock.ms() + 10)
+    r, _ = peer_recv()
+    answers.append((r.t, r.code, r.mid, bytes(r.payload)))
+print(H.calls, answers)
+# after EXCHANGE_LIFETIME (247 s) the same MID is a new request
+drive(b.clock.ms() + 248000)
+peer.sendto(coap.build(req), a)
+drive(b.clock.ms() + 10)
+r, _ = peer_recv()
+print(H.calls, bytes(r.payload))
+""")
+    l1, l2 = out.splitlines()[-2:]
+    calls, answers = l1.split(" ", 1)
+    assert calls == "1"
+    assert eval(answers) == [(2, 0x45, 0x4242, b"v1")] * 3
+    assert l2 == "2 b'v2'"
+
+
+def test_ping_rst_and_separate_response(mp):
+    out = mp(PRELUDE + """
+ex.send(coap.Msg(NON, POST, token=b"x"))
+m, a = peer_recv()
+# CoAP ping: empty CON -> RST with the same MID
+peer.sendto(coap.build(coap.Msg(CON, 0, 0x1111)), a)
+drive(b.clock.ms() + 10)
+r, _ = peer_recv()
+print("ping", r.t, r.code, r.mid == 0x1111)
+# malformed CON -> RST; malformed NON -> silence
+peer.sendto(b"\\x41\\x01\\x22\\x22", a)
+drive(b.clock.ms() + 10)
+r, _ = peer_recv()
+print("bad", r.t, r.mid == 0x2222)
+peer.sendto(b"\\x51\\x01\\x33\\x33", a)
+drive(b.clock.ms() + 10)
+peer.settimeout(0.05)
+try:
+    peer.recvfrom(100)
+    print("answered NON")
+except OSError:
+    print("silent")
+# separate response: empty ACK now, CON response later (gets an empty ACK)
+res = []
+ex.send(coap.Msg(CON, POST, token=b"sep"), lambda r: res.append(r and r.code))
+m, a = peer_recv()
+peer.sendto(coap.build(coap.Msg(ACK, 0, m.mid)), a)
+drive(b.clock.ms() + 20000)
+print("retransmitted", len(sent))
+peer.sendto(coap.build(coap.Msg(CON, CHANGED, 0x5555, b"sep")), a)
+drive(b.clock.ms() + 10)
+r, _ = peer_recv()
+print("sep", res, r.t, r.code, r.mid == 0x5555)
+""")
+    lines = out.splitlines()
+    assert lines[0] == "ping 3 0 True"
+    assert lines[1] == "bad 3 True"
+    assert lines[2] == "silent"
+    # NON, RST, RST, then the CON once: no retransmission after its empty ACK
+    assert lines[3] == "retransmitted 4"
+    assert lines[4] == "sep [68] 2 0 True"
