@@ -5,8 +5,9 @@
 #   exactly (NaN is always the 3 byte half 0xf97e00); definite lengths only.
 # loads(): also accepts indefinite lengths, half floats, tags (the tag number
 #   is dropped, the tagged item kept) and simple values (unassigned ones and
-#   'undefined' give None). Any malformed or truncated input, trailing bytes,
-#   duplicate map keys or nesting deeper than _DEPTH raise CoapError(4.00).
+#   'undefined' give None). Malformed or truncated input, trailing bytes,
+#   invalid UTF-8, duplicate map keys or nesting deeper than _DEPTH raise
+#   CoapError(4.00).
 import struct
 from micropython import const
 from client.codes import CoapError, BAD_REQUEST, INTERNAL_SERVER_ERROR
@@ -37,10 +38,8 @@ def _enc(out, o):
         # simple values 20, 21, 22
         out.append(0xF5 if o is True else 0xF6 if o is None else 0xF4)
     elif type(o) is int:
-        if o < 0:
-            _head(out, 1, -1 - o)
-        else:
-            _head(out, 0, o)
+        # major type 1 holds -1 - n
+        _head(out, 1, ~o) if o < 0 else _head(out, 0, o)
     elif type(o) is float:
         if o != o:
             out.extend(b"\xf9\x7e\x00")
@@ -51,12 +50,10 @@ def _enc(out, o):
                 out.append(0xE0 | ai)
                 out.extend(p)
                 return
-    elif type(o) is str:
-        o = o.encode()
-        _head(out, 3, len(o))
-        out.extend(o)
-    elif type(o) in (bytes, bytearray, memoryview):
-        _head(out, 2, len(o))
+    elif type(o) in (str, bytes, bytearray, memoryview):
+        t = type(o) is str
+        o = o.encode() if t else o
+        _head(out, 2 + t, len(o))
         out.extend(o)
     elif type(o) in (list, tuple):
         _head(out, 4, len(o))
@@ -75,6 +72,19 @@ def dumps(obj):
     out = bytearray()
     _enc(out, obj)
     return bytes(out)
+
+
+def utf8(b):
+    # strict UTF-8 -> str. The port's decoder checks the byte structure only
+    # (overlong forms, surrogates, code points past U+10FFFF get through):
+    # such characters do not re-encode to themselves.
+    s = str(b, "utf-8")
+    if len(s) != len(b):
+        for c in s:
+            o = ord(c)
+            if 0xD7FF < o < 0xE000 or o > 0x10FFFF or chr(o) != c:
+                raise UnicodeError
+    return s
 
 
 def _item(b, i, d):
@@ -115,7 +125,7 @@ def _item(b, i, d):
                 parts.append(v)
             return ("" if mt == 3 else b"").join(parts), i + 1
         v = b[i:i + n]
-        return (str(v, "utf-8") if mt == 3 else v), i + n
+        return (utf8(v) if mt == 3 else v), i + n
     if mt == 4:
         a = []
         while b[i] != _BREAK if n is None else len(a) < n:

@@ -99,7 +99,7 @@ def _load(payload, fmt):
     if fmt == FMT_SENML_CBOR:
         a = cbor.loads(payload)
     else:
-        a = json.loads(str(bytes(payload), "utf-8"))
+        a = json.loads(cbor.utf8(bytes(payload)))
     bn = ""
     out = []
     for r in a:

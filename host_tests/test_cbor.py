@@ -138,7 +138,7 @@ FLOATS = [0.0, -0.0, 1.0, -1.0, 1.5, 0.5, 100.0, 65504.0, 65505.0, 1e5, 3.402823
           1.1, 0.1, -4.1, 1e300, -1e-300, 5e-324, 5.960464477539063e-08, 6.103515625e-05,
           1.401298464324817e-45, 2.0**-30, 1e-7, 21.5, 3800.25, math.pi,
           float("inf"), float("-inf"), float("nan")]
-STRS = ["", "a", "IETF", "\"\\", "\u00fc", "\u6c34", "\U0001f600", "é€😀 x", "x" * 23, "y" * 24,
+STRS = ["", "a", "IETF", "\"\\", "\u00fc", "\u6c34", "\U0001f600", "é€😀 x", "\ud7ff\ue000\U0010ffff\x7f\x80\u07ff\u0800\uffff\U00010000", "x" * 23, "y" * 24,
         "z" * 255, "w" * 256, "v" * 70000]
 BYTES = [b"", b"\x00", b"\x01\x02\x03\x04", b"\xff" * 24, bytes(range(256)), b"\xaa" * 65536]
 OTHER = [True, False, None, [], [1, 2, 3], [1, [2, 3], [4, 5]], list(range(25)),
@@ -227,7 +227,7 @@ BAD = [
     # surrogates, code points past U+10FFFF
     "61 ff", "62 c3 28", "61 80", "62 e2 82", "7f 61 c3 61 a9 ff", "62 c0 80", "62 c1 bf",
     "63 e0 80 80", "63 e0 9f bf", "63 ed a0 80", "63 ed bf bf", "64 f0 80 80 80",
-    "64 f4 90 80 80", "64 f7 bf bf bf", "62 61 ed a0 80"[:0] + "65 61 ed a0 80 62",
+    "64 f4 90 80 80", "64 f7 bf bf bf", "65 61 ed a0 80 62", "7f 62 c3 a9 63 ed a0 80 ff",
     # trailing bytes
     "00 00", "80 00", "f6 ff", "a0 a0",
     # duplicate map key, unhashable map key
