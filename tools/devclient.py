@@ -1,0 +1,82 @@
+"""Run the device client (firmware/main.py) on the MicroPython unix port as a
+subprocess: from sources or from .mpy files, optionally with a small heap."""
+import os
+import signal
+import subprocess
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
+
+
+class DevClient:
+    def __init__(self, server_uri, ep, *args, mpy=False, heap=None, echo=None,
+                 state=None, clock="virtual"):
+        path = os.path.join(ROOT, "build", "mpy") if mpy else ROOT
+        env = dict(os.environ, MICROPYPATH=".frozen:" + path)
+        argv = ["--server", server_uri, "--endpoint", ep, "--clock", clock]
+        if state:
+            argv += ["--state", state]
+        argv += list(args)
+        cmd = [MICROPYTHON]
+        if heap:
+            cmd += ["-X", "heapsize=" + heap]
+        cmd += ["-c", "import sys; sys.argv = ['main.py'] + %r\n"
+                      "from firmware import main\nmain.main(sys.argv[1:])" % argv]
+        self.lines = []
+        self.echo = echo
+        self.cv = threading.Condition()
+        self.p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            line = line.rstrip("\n")
+            if self.echo:
+                self.echo(line)
+            with self.cv:
+                self.lines.append(line)
+                self.cv.notify_all()
+        with self.cv:
+            self.cv.notify_all()
+
+    def wait_line(self, text, timeout=10, after=0):
+        """Index of the first output line (from `after`) containing text."""
+        end = time.monotonic() + timeout
+        with self.cv:
+            while True:
+                for i in range(after, len(self.lines)):
+                    if text in self.lines[i]:
+                        return i
+                left = end - time.monotonic()
+                if left <= 0 or (self.p.poll() is not None and not self.t.is_alive()):
+                    raise TimeoutError("no %r in client output:\n%s" % (text, "\n".join(self.lines[-30:])))
+                self.cv.wait(min(left, 0.2))
+
+    def output(self):
+        with self.cv:
+            return "\n".join(self.lines)
+
+    def interrupt(self, timeout=10):
+        """Ctrl-C: the client de-registers and exits."""
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGINT)
+        try:
+            return self.p.wait(timeout)
+        finally:
+            self.kill()
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+        self.t.join(2)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.kill()
