@@ -107,7 +107,8 @@ class Engine:
                 c.log("execute", pstr(path))
                 o.execute(path[1], path[2], arg)
                 return Msg(code=CHANGED)
-            if len(path) in (2, 3):
+            # partial update: an instance, or (1.1) a multiple resource's instances
+            if len(path) == 2 or len(path) == 3 and self.obj(path[0]).res(path[2])[3]:
                 self.write(m, path, False, srv)
                 return Msg(code=CHANGED)
             raise CoapError(METHOD_NOT_ALLOWED)

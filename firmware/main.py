@@ -36,11 +36,14 @@ def build(board, o, log):
     from objects.server import Server
     from objects.device import Device
     from objects.connmon import ConnMon
+    from objects.ipso import Sensor
     sec = Security()
     srv = Server()
     sec.add(0, o["server"], ssid=1)
     srv.add(0, 1, lifetime=int(o["lifetime"]), binding=o["binding"])
-    return Client(board, o["endpoint"], [sec, srv, Device(board), ConnMon(board)], log=log)
+    temp = Sensor()
+    temp.create(0)
+    return Client(board, o["endpoint"], [sec, srv, Device(board), ConnMon(board), temp], log=log)
 
 
 def main(argv):

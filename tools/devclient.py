@@ -22,8 +22,7 @@ class DevClient:
         cmd = [MICROPYTHON]
         if heap:
             cmd += ["-X", "heapsize=" + heap]
-        cmd += ["-c", "import sys; sys.argv = ['main.py'] + %r\n"
-                      "from firmware import main\nmain.main(sys.argv[1:])" % argv]
+        cmd += ["-c", "from firmware import main\nmain.main(%r)" % argv]
         self.lines = []
         self.echo = echo
         self.cv = threading.Condition()
