@@ -100,6 +100,8 @@ def _load(payload, fmt):
         a = cbor.loads(payload)
     else:
         a = json.loads(cbor.utf8(bytes(payload)))
+    if type(a) is not list:
+        raise CoapError(BAD_REQUEST)
     bn = ""
     out = []
     for r in a:
