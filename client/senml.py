@@ -40,6 +40,7 @@ def enc(recs, base, fmt, t=None):
     # recs: [(full path, type, value)]; base: request path. The first record
     # carries bn = base path + "/" and n the rest ("0", "7/1"); a record at
     # the base path itself gets bn = its path and no n. t -> "bt" (Send).
+    # Note: JSON has no form for inf/NaN floats; CBOR carries them.
     js = fmt != FMT_SENML_CBOR
     pre = "/" + "".join("%d/" % x for x in base)
     cur = None
