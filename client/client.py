@@ -301,9 +301,12 @@ class Client:
 
     def stop(self, timeout_ms=5000):
         # orderly shutdown: De-register from every server (bounded wait)
-        for s in self.servers:
-            s.deregister(_OFF)
+        # a Register or Update in flight completes first, then De-register
         end = self.board.clock.ms() + timeout_ms
-        while any(s.state == _DEREG for s in self.servers) and self.board.clock.ms() < end:
-            self.step()
-            self.board.wait(min(100, self.next_step_ms()))
+        for st in (_REG, _UPD, _DEREG):
+            if st == _DEREG:
+                for s in self.servers:
+                    s.deregister(_OFF)
+            while any(s.state == st for s in self.servers) and self.board.clock.ms() < end:
+                self.step()
+                self.board.wait(min(100, self.next_step_ms()))

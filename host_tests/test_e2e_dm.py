@@ -88,7 +88,7 @@ def test_write_lifetime_sends_update(dev):
     n = len(srv.events)
     r = srv.write("e2e-dm", "/1/0/1", b"700", TEXT)
     assert r.code == "2.04"
-    ev = srv.wait_event("update", "e2e-dm", after=n - 1)
+    ev = srv.wait_event("update", "e2e-dm", after=n)
     assert srv.registration("e2e-dm").lifetime == 700
     srv.write("e2e-dm", "/1/0/1", b"600", TEXT)
 
@@ -98,7 +98,7 @@ def test_execute(dev):
     n = len(srv.events)
     r = srv.execute("e2e-dm", "/1/0/8")     # Registration Update Trigger
     assert r.code == "2.04"
-    srv.wait_event("update", "e2e-dm", after=n - 1)
+    srv.wait_event("update", "e2e-dm", after=n)
     srv.write("e2e-dm", "/3303/0", tlv_resource(5750, "x"), TLV)
     r = srv.execute("e2e-dm", "/3303/0/5605", arg=b"0='a',1")   # execute with arguments
     assert r.code == "2.04"
@@ -113,7 +113,7 @@ def test_create_and_delete(dev):
     assert r.code == "2.01"
     assert r.options.get("location_path") == ["3303", "7"]
     assert srv.read("e2e-dm", "/3303/7/5750").payload == b"seven"
-    srv.wait_event("update", "e2e-dm", after=n - 1)
+    srv.wait_event("update", "e2e-dm", after=n)
     assert "</3303/7>" in srv.registration("e2e-dm").objects
     # Create without an instance id: the client picks the lowest free one
     r = srv.create("e2e-dm", "/3303", tlv_resource(5750, "auto"), TLV)
