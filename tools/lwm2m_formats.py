@@ -469,7 +469,7 @@ def _guess(b):
         if len(s) > 200:
             s = s[:200] + "...(%d bytes)" % n
             return repr(s)
-        if as_int is not None:
+        if as_int is not None and n <= 2:
             return "%r (int %d)" % (s, as_int)
         return repr(s)
     if as_int is not None:

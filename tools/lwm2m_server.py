@@ -38,6 +38,7 @@ import concurrent.futures
 import logging
 import os
 import secrets
+import signal
 import sys
 import threading
 import time
@@ -112,6 +113,13 @@ def _addr(remote):
             host = host[7:]
         return (host, sa[1])
     return (str(getattr(remote, "hostinfo", remote)), 0)
+
+
+def _objects_text(objects):
+    """The object links of a registration payload without the root link."""
+    links = [l.strip() for l in lwm2m_formats._split_outside_quotes(objects or "", ",")]
+    links = [l for l in links if l and not l.startswith("</>")]
+    return ",".join(links) if links else "(none)"
 
 
 class RequestError(Exception):
@@ -427,8 +435,9 @@ class Server:
                     pass
 
     def _log_payload(self, payload, ct):
-        if payload:
-            self._log("    " + lwm2m_formats.pretty(payload, ct).replace("\n", "\n    "))
+        if payload and (self.log is not None or log.isEnabledFor(logging.INFO)):
+            for line in lwm2m_formats.pretty(payload, ct).split("\n"):
+                self._log("    " + line)
 
     def _event(self, kind, ep, **fields):
         with self._cond:
@@ -605,8 +614,7 @@ class Server:
                         queue=queue, version=version, objects=objects, addr=reg.addr,
                         replaced=old.location if old else None, reg=reg)
         self._log("registered ep=%s lt=%d b=%s%s lwm2m=%s objects=%s%s" % (
-            ep, lifetime, binding, " Q" if queue else "", version,
-            ",".join(objects.split(",")) if objects else "(none)",
+            ep, lifetime, binding, " Q" if queue else "", version, _objects_text(objects),
             " (replaces %s)" % old.location if old else ""))
         self._wake(reg)
         return Message(code=Code.CREATED, location_path=("rd", rid))
@@ -851,8 +859,8 @@ class Server:
             extra.append("ct=%d" % int(msg.opt.content_format))
         if msg.payload:
             extra.append("(%d bytes)" % len(msg.payload))
-        self._log("-> %s %s ep=%s %s" % (msg.code.name_printable if hasattr(msg.code, "name_printable") else msg.code,
-                                         _path_str(msg.opt.uri_path), ep, " ".join(extra)))
+        self._log(" ".join(["->", str(getattr(msg.code, "name", msg.code)).upper(),
+                            _path_str(msg.opt.uri_path), "ep=%s" % ep] + extra))
         if msg.payload:
             cf = msg.opt.content_format
             self._log_payload(msg.payload, None if cf is None else int(cf))
@@ -1056,13 +1064,15 @@ def main(argv=None):
                         format="%(levelname)s %(name)s: %(message)s")
     srv = Server(args.host, args.port, awake_s=args.awake, log=lambda s: print(s, flush=True))
     srv.start()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+        while not stop.wait(0.2):
+            pass
     finally:
         srv.stop()
+        print("[%s] stopped" % srv.name, flush=True)
     return 0
 
 
