@@ -113,7 +113,8 @@ class Engine:
                 return Msg(code=CHANGED)
             raise CoapError(METHOD_NOT_ALLOWED)
         if code == DELETE:
-            if len(path) != 2 or path[0] == 1:
+            # single-instance objects (Device, ...) and Server accounts stay
+            if len(path) != 2 or path[0] == 1 or not self.obj(path[0]).MULTI:
                 raise CoapError(METHOD_NOT_ALLOWED)
             self.obj(path[0]).delete(path[1])
             c.log("delete", pstr(path))

@@ -156,6 +156,8 @@ def test_discover(dev):
     ("write", "/3", {"payload": b"", "ct": TLV}, "4.05"),         # object-level PUT
     ("execute", "/3/0/0", {}, "4.05"),              # not executable
     ("delete", "/3", {}, "4.05"),                   # object-level delete
+    ("delete", "/3/0", {}, "4.05"),                 # the Device instance stays
+    ("delete", "/1/0", {}, "4.05"),                 # accounts: bootstrap only
     ("create", "/3", {"payload": tlv_instance(1, [tlv_resource(15, "x")]), "ct": TLV}, "4.00"),  # single instance
 ])
 def test_error_codes(dev, op, path, args, code):
