@@ -13,7 +13,7 @@ from aiocoap import Message, resource
 from aiocoap.numbers.codes import Code
 
 import lwm2m_formats as fmt
-from lwm2m_server import Server, code_str
+from lwm2m_server import RequestError, Server, code_str
 
 OBJECTS = b'</>;rt="oma.lwm2m";ct=11542,</1/0>,</3/0>'
 
@@ -356,7 +356,43 @@ def test_unobservable_resource(srv, client):
     srv.wait_registration("plain", timeout=2)
     obs = srv.observe("plain", "/3/0/2", timeout=5)
     assert obs.first.code == "2.05" and obs.first.observe is None and not obs.active
+    with pytest.raises(RequestError):
+        obs.wait(1, timeout=5)
     assert obs.cancel() is None
+
+
+def test_reregister_drops_observations(srv, client):
+    val = client.add("/3/0/13", Value(b"1"))
+    client.register("obs3")
+    srv.wait_registration("obs3", timeout=2)
+    obs = srv.observe("obs3", "/3/0/13", timeout=5)
+    assert obs.active
+    client.register("obs3")
+    assert not obs.active
+    client.soon(val.set, b"2")   # a stale notification: RST, not recorded
+    deadline = time.monotonic() + 5
+    while val._observations and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(val._observations) == 0 and obs.notifications == []
+
+
+def test_blockwise_registration_and_two_endpoints_one_address(srv, client):
+    objects = ",".join("</%d/0>" % oid for oid in range(3300, 3500)).encode()
+    assert len(objects) > 1024
+    assert code_str(client.register("big", payload=objects).code) == "2.01"
+    reg = srv.wait_registration("big", timeout=2)
+    assert reg.objects == objects.decode() and len(reg.object_paths) == 200
+    client.register("big2")
+    assert srv.wait_registration("big2", timeout=2).addr == reg.addr
+    # both registrations from the same socket count as awake after traffic
+    srv.awake_s = 0.2
+    srv.registration("big").queue = True
+    time.sleep(0.3)
+    client.add("/3/0/1", Value(b"m"))
+    fut = srv.read("big", "/3/0/1", timeout=5, block=False)
+    srv.wait_event("held", "big", timeout=2)
+    client.update()    # the Update of big2 wakes big as well: same address
+    assert fut.result(5).payload == b"m"
 
 
 def test_large_read_is_reassembled(srv, client):

@@ -224,7 +224,7 @@ class Registration:
 class Observation:
     """An observation the server holds on a client resource.
 
-    first          the Response to the Observe=0 GET
+    first          the Response to the Observe=0 request
     notifications  list of Responses received afterwards, in order
     active         True while notifications are expected
     final          the last response that ended the observation (the
@@ -232,11 +232,14 @@ class Observation:
     rejected       number of notifications answered with RST after cancel_rst()
     """
 
-    def __init__(self, server, ep, path, accept):
+    def __init__(self, server, ep, path, accept, method="GET", payload=b"", ct=None):
         self._server = server
         self.ep = ep
         self.path = path
         self.accept = accept
+        self.method = method
+        self.payload = payload
+        self.ct = ct
         self.first = None
         self.notifications = []
         self.active = False
@@ -247,13 +250,19 @@ class Observation:
         self.remote = None
         self._cancel_fut = None
         self._cancel_mid = None
+        self._queue = None
 
     def wait(self, n=1, timeout=10):
-        """Block until at least n notifications arrived; return the list."""
+        """Block until at least n notifications arrived; return the list.
+        Raises TimeoutError, or RequestError at once when the observation is
+        not active (any more) and fewer than n arrived."""
         cond = self._server._cond
         deadline = time.monotonic() + timeout
         with cond:
             while len(self.notifications) < n:
+                if not self.active:
+                    raise RequestError("observation %s ep=%s is not active (%d of %d notifications)"
+                                       % (self.path, self.ep, len(self.notifications), n))
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError("observation %s ep=%s: %d of %d notifications after %ss"
@@ -266,8 +275,9 @@ class Observation:
         return self.notifications[-1] if self.notifications else self.first
 
     def cancel(self, timeout=10):
-        """Cancel with a GET carrying Observe=1 and the observation's token;
-        return the client's Response (None if the observation was not active)."""
+        """Cancel with the same request carrying Observe=1 and the
+        observation's token; return the client's Response (None if the
+        observation was not active)."""
         return self._server._call(self._server._cancel_observation(self), timeout,
                                   what="cancel observe %s ep=%s" % (self.path, self.ep))
 
@@ -322,7 +332,6 @@ class Server:
         self.observations = []
         self._regs = {}              # ep -> Registration
         self._by_id = {}             # id -> Registration
-        self._by_addr = {}           # (host, port) -> ep
         self._used_ids = set()
         self._held = {}              # ep -> [future]
         self._rst_tokens = {}        # (token, addr) -> Observation
@@ -512,11 +521,8 @@ class Server:
         """Hook on every datagram the message layer accepts; returns True
         when the message was consumed here (RST for a cancelled observation)."""
         addr = _addr(message.remote)
-        ep = self._by_addr.get(addr)
-        if ep is not None:
-            reg = self._regs.get(ep)
-            if reg is not None:
-                self._wake(reg)
+        for reg in self._regs_at(addr):
+            self._wake(reg)
         if message.code is not None and message.code.is_response() and \
                 message.mtype in (Type.CON, Type.NON):
             obs = self._rst_tokens.get((bytes(message.token), addr))
@@ -608,7 +614,6 @@ class Server:
             reg = Registration(ep, rid, q, objects, request.remote, lifetime, binding, version, queue)
             self._regs[ep] = reg
             self._by_id[rid] = reg
-            self._by_addr[reg.addr] = ep
             self._schedule_expiry(reg)
             self._event("register", ep, location=reg.location, lt=lifetime, b=binding,
                         queue=queue, version=version, objects=objects, addr=reg.addr,
@@ -663,10 +668,7 @@ class Server:
             addr = _addr(request.remote)
             if addr != reg.addr:
                 changes["addr"] = addr
-                if self._by_addr.get(reg.addr) == reg.ep:
-                    del self._by_addr[reg.addr]
                 reg.addr = addr
-                self._by_addr[addr] = reg.ep
             reg.remote = request.remote
             reg.updates += 1
             reg.updated_at = time.time()
@@ -688,9 +690,10 @@ class Server:
         return Message(code=Code.DELETED)
 
     def _send_op(self, request):
-        ep = self._by_addr.get(_addr(request.remote))
-        if ep is None or ep not in self._regs:
+        regs = self._regs_at(_addr(request.remote))
+        if not regs:
             return self._reject("send", Code.FORBIDDEN, "not registered", request)
+        ep = max(regs, key=lambda r: r.updated_at).ep
         ct = request.opt.content_format
         ct = None if ct is None else int(ct)
         if ct not in SEND_FORMATS:
@@ -722,10 +725,18 @@ class Server:
             if self._regs.get(reg.ep) is reg:
                 del self._regs[reg.ep]
             self._by_id.pop(reg.id, None)
-            if self._by_addr.get(reg.addr) == reg.ep and not any(
-                    r.addr == reg.addr for r in self._regs.values()):
-                del self._by_addr[reg.addr]
+            for obs in self.observations:
+                if obs.ep == reg.ep and obs.active and obs.remote is not None:
+                    # the client drops its observations on a new registration
+                    # and a forgotten one is unknown: stale notifications get RST
+                    obs.active = False
+                    self._ctx.request_interfaces[0].outgoing_requests.pop((obs.token, obs.remote), None)
+                    if obs._queue is not None:
+                        obs._queue.put_nowait(RequestError("registration ended"))
             self._cond.notify_all()
+
+    def _regs_at(self, addr):
+        return [r for r in list(self._regs.values()) if r.addr == addr]
 
     def _schedule_expiry(self, reg):
         if reg._timer is not None:
@@ -902,21 +913,23 @@ class Server:
         or {"pmin": 10, "pmax": 60, "cancel": None}."""
         return self.request(ep, "PUT", path, query=attrs, timeout=timeout, **kw)
 
-    def observe(self, ep, path, accept=None, timeout=10, block=True):
-        """GET with Observe=0; returns an Observation (also when the client
+    def observe(self, ep, path, accept=None, timeout=10, block=True, method="GET",
+                payload=b"", ct=None):
+        """GET with Observe=0 (or, for Observe-Composite, method="FETCH" with
+        a payload and ct); returns an Observation (also when the client
         answered without Observe: then .active is False)."""
-        obs = Observation(self, ep, path, accept)
+        obs = Observation(self, ep, path, accept, method, payload, ct)
         return self._call(self._aobserve(obs), timeout, block, "observe %s ep=%s" % (path, ep))
 
     async def _aobserve(self, obs):
         desc = "observe %s" % obs.path
         reg = await self._ready(obs.ep, desc)
-        msg = self._build("GET", obs.path, b"", None, obs.accept, (), 0, True)
+        msg = self._build(obs.method, obs.path, obs.payload, obs.ct, obs.accept, (), 0, True)
         msg.remote = reg.remote
         obs.remote = reg.remote
         self._log_request(obs.ep, msg)
         req = self._ctx.request(msg, handle_blockwise=False)
-        queue = asyncio.Queue()
+        queue = obs._queue = asyncio.Queue()
         req.observation.register_callback(queue.put_nowait, _suppress_deprecation=True)
         req.observation.register_errback(queue.put_nowait, _suppress_deprecation=True)
         first = await self._await_response(req.response, obs.ep, desc)
@@ -962,6 +975,8 @@ class Server:
                     full = item
                 r = Response(full)
                 with self._cond:
+                    if not obs.active:
+                        continue
                     obs.notifications.append(r)
                     n = len(obs.notifications)
                     self._cond.notify_all()
@@ -974,6 +989,8 @@ class Server:
             with self._cond:
                 obs.active = False
                 self._cond.notify_all()
+            if obs._cancel_fut is not None and not obs._cancel_fut.done():
+                obs._cancel_fut.set_exception(RequestError("observation ended before the cancel answer"))
 
     async def _complete_block2(self, msg, template):
         """If msg carries Block2 with more=1, fetch the remaining blocks."""
@@ -984,10 +1001,12 @@ class Server:
         num, szx = b2.block_number + 1, b2.size_exponent
         last = msg
         for _ in range(4096):
-            req = Message(code=Code.GET)
+            req = Message(code=template.code, payload=template.payload)
             req.opt.uri_path = template.opt.uri_path
             if template.opt.accept is not None:
                 req.opt.accept = template.opt.accept
+            if template.opt.content_format is not None:
+                req.opt.content_format = template.opt.content_format
             req.opt.block2 = BlockOption.BlockwiseTuple(num, False, szx)
             req.remote = msg.remote
             resp = await self._ctx.request(req, handle_blockwise=False).response
@@ -1009,7 +1028,7 @@ class Server:
         if not obs.active or obs.token is None:
             obs.cancelled = True
             return None
-        msg = self._build("GET", obs.path, b"", None, obs.accept, (), 1, True)
+        msg = self._build(obs.method, obs.path, obs.payload, obs.ct, obs.accept, (), 1, True)
         msg.token = obs.token
         msg.remote = obs.remote
         fut = self._loop.create_future()
