@@ -92,6 +92,7 @@ class FakeClient:
         self.call(self.ctx.shutdown())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+        self.loop.close()
 
 
 @pytest.fixture
