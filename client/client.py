@@ -310,3 +310,5 @@ class Client:
             while any(s.state == st for s in self.servers) and self.board.clock.ms() < end:
                 self.step()
                 self.board.wait(min(100, self.next_step_ms()))
+        ex = [s.ex for s in self.servers if s.ex]
+        self.log("bytes up=%d down=%d" % (sum(e.tx_bytes for e in ex), sum(e.rx_bytes for e in ex)))
