@@ -261,6 +261,18 @@ class Client:
             if s:
                 s.trigger()
 
+    # -- application API ---------------------------------------------------
+    def set(self, path, value):
+        # a new value from the application (a sensor reading): observations
+        # of it fire according to their attributes
+        o = self.objs[path[0]]
+        o.write(path[1], path[2], value, path[3] if len(path) > 3 else None)
+        self.changed(path)
+
+    def send(self, paths, cf=FMT_SENML_CBOR):
+        # Send (POST /dp) these paths, queued until a server is registered
+        self.reporter.send(paths, cf)
+
     def step(self):
         b = self.board
         for s in self.servers:

@@ -46,8 +46,10 @@ def pstr(p):
 
 class Engine:
     def __init__(self, client):
+        from client.block import Blocks
         self.c = client
         self.objs = client.objs
+        self.blocks = Blocks()
 
     def obj(self, oid):
         o = self.objs.get(oid)
@@ -64,7 +66,14 @@ class Engine:
             for n, v in m.opts:
                 if n & 1 and n not in _CRITICAL:
                     raise CoapError(BAD_OPTION)
-            return self.dispatch(m, path_of(m), srv)
+            b = self.blocks
+            r = b.block1(m)         # a Block1 body is served once complete
+            if r:
+                return r
+            r = self.dispatch(m, path_of(m), srv)
+            if m.opt(BLOCK1) is not None and r.code < 128:
+                r.add(BLOCK1, m.uint(BLOCK1) & ~8)
+            return b.block2(m, r) if r.payload else r
         except CoapError as e:
             return Msg(code=e.code)
 

@@ -37,13 +37,19 @@ def build(board, o, log):
     from objects.device import Device
     from objects.connmon import ConnMon
     from objects.ipso import Sensor
+    from objects.appdata import AppData
     sec = Security()
     srv = Server()
     sec.add(0, o["server"], ssid=1)
     srv.add(0, 1, lifetime=int(o["lifetime"]), binding=o["binding"])
+    from client.report import Reporter
     temp = Sensor()
     temp.create(0)
-    return Client(board, o["endpoint"], [sec, srv, Device(board), ConnMon(board), temp], log=log)
+    data = AppData()
+    data.create(0)
+    c = Client(board, o["endpoint"], [sec, srv, Device(board), ConnMon(board), temp, data], log=log)
+    c.reporter = Reporter(c)
+    return c
 
 
 def main(argv):

@@ -27,6 +27,7 @@ class Server(Obj):
         (19, RW, UINT, 0, 0),   # Communication Sequence Delay Timer (s)
         (20, RW, UINT, 0, 0),   # Communication Sequence Retry Count
         (23, RW, BOOL, 0, 0),   # Mute Send
+        (26, RW, UINT, 0, 0),   # Default Notification Mode (0 NON, 1 CON)
     )
 
     def defaults(self, iid):

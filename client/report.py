@@ -1,0 +1,272 @@
+# Information Reporting (transport spec §6.4.5): Observe/Notify (RFC 7641)
+# with notification attributes, Observe-/Read-/Write-Composite, Send.
+from micropython import const
+from client.coap import Msg
+from client.engine import fmt, pstr
+from client.model import check
+from client.codes import *
+
+_DAY = const(86400000)      # a CON notification at least once a day (RFC 7641 §4.5)
+_NUM = (INT, UINT, FLOAT, TIME)
+_PERIODS = ("pmin", "pmax", "epmin", "epmax")
+
+
+def _under(a, b):
+    # path a equals or lies below path b
+    return a[:len(b)] == b
+
+
+class Obs:
+    def __init__(self, srv, token, paths, acc, comp):
+        self.srv = srv
+        self.token = token
+        self.paths = paths      # observed paths (one, or several for composite)
+        self.acc = acc
+        self.comp = comp
+        self.seq = 0
+        self.last = 0           # ms of the last notification
+        self.con = 0            # ms of the last CON notification
+        self.val = None         # last notified value of a single numeric resource
+        self.dirty = False      # a change waits for pmin
+        self.eval = 0           # ms of the last evaluation (epmin/epmax)
+
+
+class Reporter:
+    def __init__(self, client):
+        self.c = client
+        self.obs = []
+        self.attrs = {}         # (ssid, path) -> {name: value}
+        self.sends = []         # (paths, fmt) queued until registered
+
+    # -- attributes --------------------------------------------------------
+    def write_attrs(self, path, qs, srv):
+        new = dict(self.attrs.get((srv.ssid, path), {}))
+        for q in qs:
+            k, eq, v = q.partition("=")
+            if k not in _PERIODS and k not in ("gt", "lt", "st"):
+                raise CoapError(BAD_REQUEST)
+            if not eq:
+                new.pop(k, None)        # a bare key unsets it
+                continue
+            try:
+                v = int(v) if k in _PERIODS else float(v)
+            except ValueError:
+                raise CoapError(BAD_REQUEST)
+            if k in _PERIODS and v < 0 or k == "st" and v <= 0:
+                raise CoapError(BAD_REQUEST)
+            if k in ("gt", "lt", "st") and (len(path) < 3 or self.c.engine.typeof(path) not in _NUM):
+                raise CoapError(BAD_REQUEST)     # thresholds: numeric resources only
+            new[k] = v
+        # consistency (LwM2M core): lt < gt, lt + 2 st < gt, pmin <= pmax, epmin <= epmax
+        g = new.get
+        if (g("lt") is not None and g("gt") is not None
+                and (g("lt") >= g("gt") or g("lt") + 2 * g("st", 0) >= g("gt"))):
+            raise CoapError(BAD_REQUEST)
+        if g("pmax") and g("pmin", 0) > g("pmax") or g("epmax") and g("epmin", 0) > g("epmax"):
+            raise CoapError(BAD_REQUEST)
+        if new:
+            self.attrs[(srv.ssid, path)] = new
+        else:
+            self.attrs.pop((srv.ssid, path), None)
+        self.c.log("attributes", pstr(path), qs)
+
+    def eff(self, path, srv):
+        # effective attributes: Server defaults, then object, instance,
+        # resource, resource-instance levels (the deeper one wins)
+        a = {"pmin": srv.res(2, 0) or 0, "pmax": srv.res(3, 0) or 0}
+        for n in range(1, len(path) + 1):
+            x = self.attrs.get((srv.ssid, path[:n]))
+            if x:
+                for k in x:
+                    if k in _PERIODS or n >= 3:
+                        a[k] = x[k]
+        return a
+
+    def attrs_str(self, path, srv):
+        x = self.attrs.get((srv.ssid, path), {})
+        return "".join(";%s=%s" % (k, ("%g" % v) if isinstance(v, float) else v) for k, v in sorted(x.items()))
+
+    # -- Observe -----------------------------------------------------------
+    def observe(self, m, path, srv, acc):
+        o = m.uint(OBSERVE)
+        self.cancel(srv, m.token)
+        if o == 1:
+            return self.c.engine.read(path, acc)
+        return self._start(Obs(srv, m.token, [path], acc, False))
+
+    def _start(self, ob):
+        r = self._render(ob)
+        self.c.log("observe", pstr(ob.paths[0]))
+        self.obs.append(ob)
+        ob.last = ob.con = ob.eval = self.c.board.clock.ms()
+        return r.add(OBSERVE, ob.seq)
+
+    def _render(self, ob):
+        # the current representation of what ob watches
+        e = self.c.engine
+        if ob.comp:
+            return self.read_composite(ob.paths, ob.acc)
+        p = ob.paths[0]
+        recs = e.collect(p)
+        ob.val = recs[0][2] if len(recs) == 1 and recs[0][1] in _NUM else None
+        payload, cf = e.encode(p, recs, ob.acc)
+        return Msg(code=CONTENT, payload=payload).add(CONTENT_FORMAT, cf)
+
+    def cancel(self, srv, token):
+        self.obs = [o for o in self.obs if not (o.srv is srv and o.token == token)]
+
+    def drop(self, srv):
+        # De-register / re-Register / unbootstrap: the server's observations go
+        self.obs = [o for o in self.obs if o.srv is not srv]
+
+    def changed(self, path):
+        for ob in self.obs:
+            for p in ob.paths:
+                if _under(path, p) or _under(p, path):
+                    self._change(ob, p)
+                    break
+
+    def _change(self, ob, p):
+        a = self.eff(p, ob.srv)
+        if ob.val is not None and ("gt" in a or "lt" in a or "st" in a):
+            try:
+                new = self.c.engine.collect(p)[0][2]
+            except CoapError:
+                new = None
+            old = ob.val
+            if new is not None and not (
+                    "gt" in a and old <= a["gt"] < new or
+                    "lt" in a and new < a["lt"] <= old or
+                    "st" in a and abs(new - old) >= a["st"]):
+                return
+        ob.dirty = True
+
+    def _due(self, ob):
+        # when ob notifies next: a change after pmin, or pmax without one;
+        # epmax evaluates the value again
+        a = self.eff(ob.paths[0], ob.srv)
+        d = None
+        if ob.dirty:
+            d = ob.last + a["pmin"] * 1000
+        if a["pmax"] and a["pmax"] >= a["pmin"]:
+            t = ob.last + a["pmax"] * 1000
+            d = t if d is None or t < d else d
+        if a.get("epmax"):
+            t = ob.eval + a["epmax"] * 1000
+            d = t if d is None or t < d else d
+        return d
+
+    def notify(self, ob, now):
+        ob.dirty = False
+        ob.last = ob.eval = now
+        ob.seq = (ob.seq + 1) & 0xFFFFFF
+        srv = ob.srv
+        try:
+            r = self._render(ob)
+        except CoapError as e:      # what was observed is gone: final 4.xx
+            self.obs.remove(ob)
+            r = Msg(code=e.code)
+        r.token = ob.token
+        r.add(OBSERVE, ob.seq)
+        if len(r.payload) > 1024:   # the server fetches the rest block-wise
+            r = self.c.engine.blocks.block2(Msg(), r)
+        # CON per the Server's Default Notification Mode (/1/x/26), and daily
+        con = srv.res(26, 0) or now - ob.con >= _DAY
+        r.t = CON if con else NON
+        if con:
+            ob.con = now
+
+        def done(res):
+            if res is None or res is False:     # timed out or RST: observer gone
+                self.cancel(srv, ob.token)
+        self.c.log("notify", pstr(ob.paths[0]), ob.seq)
+        srv.ex.send(r, done)
+
+    def step(self, now):
+        for ob in list(self.obs):
+            if not ob.srv.registered():
+                continue
+            a = self.eff(ob.paths[0], ob.srv)
+            if a.get("epmax") and now >= ob.eval + a["epmax"] * 1000 and not ob.dirty:
+                ob.eval = now
+                if ob.val is not None:
+                    self._change(ob, ob.paths[0])
+                else:
+                    ob.dirty = True
+            if (ob.dirty and now >= ob.last + a["pmin"] * 1000
+                    or a["pmax"] and a["pmax"] >= a["pmin"] and now >= ob.last + a["pmax"] * 1000):
+                self.notify(ob, now)
+        self._flush_sends()
+
+    def deadline(self):
+        d = None
+        for ob in self.obs:
+            if ob.srv.registered():
+                t = self._due(ob)
+                if t is not None and (d is None or t < d):
+                    d = t
+        return d
+
+    # -- composite operations (SenML) ---------------------------------------
+    def composite(self, m, srv):
+        cf = m.uint(CONTENT_FORMAT)
+        if cf not in (FMT_SENML_JSON, FMT_SENML_CBOR):
+            raise CoapError(UNSUPPORTED_CONTENT_FORMAT)
+        from client import senml
+        acc = m.uint(ACCEPT, cf)
+        if m.code == FETCH:
+            paths = senml.dec_paths(m.payload, cf)
+            for p in paths:
+                self.c.engine.exists(p)
+            o = m.uint(OBSERVE)
+            if o is not None:
+                self.cancel(srv, m.token)
+                if o == 0:
+                    return self._start(Obs(srv, m.token, paths, acc, True))
+            return self.read_composite(paths, acc)
+        # iPATCH: Write-Composite, validated as a whole before anything is written
+        e = self.c.engine
+        todo = []
+        for p, v in senml.dec(m.payload, (), e.typeof, cf):
+            o = e.exists(p[:2])
+            r = o.res(p[2])
+            if not r[1] & W or (len(p) == 4) != bool(r[3]) or v is None:
+                raise CoapError(BAD_REQUEST if v is None else METHOD_NOT_ALLOWED)
+            todo.append((o, p, check(r[2], v)))
+        for o, p, v in todo:
+            o.write(p[1], p[2], v, p[3] if len(p) == 4 else None)
+        for o, p, v in todo:
+            self.c.changed(p[:3])
+        return Msg(code=CHANGED)
+
+    def read_composite(self, paths, acc):
+        if acc not in (FMT_SENML_JSON, FMT_SENML_CBOR):
+            raise CoapError(NOT_ACCEPTABLE)
+        recs = []
+        for p in paths:
+            recs.extend(self.c.engine.collect(p))
+        return Msg(code=CONTENT, payload=fmt(acc)[0](recs, ())).add(CONTENT_FORMAT, acc)
+
+    # -- Send (POST /dp) -----------------------------------------------------
+    def send(self, paths, cf=FMT_SENML_CBOR):
+        self.sends.append((paths, cf))
+        self._flush_sends()
+
+    def _flush_sends(self):
+        while self.sends:
+            srv = None
+            for s in self.c.servers:
+                if s.registered() and not s.res(23, False) and not s.ex.busy():
+                    srv = s
+                    break
+            if not srv:
+                return
+            paths, cf = self.sends.pop(0)
+            from client import senml
+            recs = []
+            for p in paths:
+                recs.extend(self.c.engine.collect(p))
+            m = Msg(CON, POST, token=srv.ex.token(), payload=senml.enc_send(recs, cf))
+            m.add(URI_PATH, "dp").add(CONTENT_FORMAT, cf)
+            self.c.log("send", ",".join(pstr(p) for p in paths))
+            srv.ex.send(m, lambda r: self.c.log("send done", r and r.code))
