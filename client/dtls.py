@@ -81,6 +81,7 @@ class Dtls:
         self._mseq = 0  # next handshake message_seq we send
         self._frags = {}  # message_seq -> [type, body, mask of bytes received]
         self._rk = None
+        self._next = []
         self._scid = None  # connection id the server asked us to send
         self._res = False
         self._hello()
@@ -183,6 +184,8 @@ class Dtls:
         if ep != self._rep:
             if ep < self._rep and typ == _HS:
                 self._old = True
+            elif ep == 1 and self._rk and len(self._next) < 4:
+                self._next.append((typ, sn, body))  # Finished ahead of its CCS: keep
             return
         if ep:
             # anti-replay window of 64 (RFC 6347 s4.1.2.6), updated once authentic
@@ -218,6 +221,8 @@ class Dtls:
         elif typ == _CCS:
             if self._rk and not self._rep and body == b"\x01":
                 self._rep = 1
+                for r in self._next:
+                    self._record(*r)
         elif typ == _HS:
             self._hsrec(body)
 

@@ -25,7 +25,8 @@ CIPHERS = {
 
 
 class MbedtlsServer:
-    def __init__(self, psk_store, suites=(0xC0A8,), drop_in=(), echo=True):
+    def __init__(self, psk_store, suites=(0xC0A8,), drop_in=(), echo=True, mtu=0,
+                 reverse=False):
         self.conf = tls.DTLSConfiguration(
             pre_shared_key_store=dict(psk_store),
             ciphers=[CIPHERS[s] for s in suites],
@@ -39,6 +40,8 @@ class MbedtlsServer:
         self.addr = self.sock.getsockname()
         self.drop_in = set(drop_in)   # indexes of incoming datagrams to drop
         self.echo = echo
+        self.mtu = mtu        # > 0: mbedtls fragments its handshake messages to fit
+        self.reverse = reverse  # send each record alone, a flight's records reversed
         self.rx = []          # sizes of datagrams received (after drops)
         self.tx = []          # sizes of datagrams sent
         self.nin = 0
@@ -64,6 +67,8 @@ class MbedtlsServer:
     def _new(self, addr):
         self._buf = self.ctx.wrap_buffers()
         self._buf.setcookieparam(repr(addr).encode())
+        if self.mtu:
+            self._buf.setmtu(self.mtu)
         self._peer = addr
 
     def _flush(self):
@@ -72,8 +77,18 @@ class MbedtlsServer:
             if not out:
                 return
             self._buf.consume_outgoing(len(out))
-            self.tx.append(len(out))
-            self.sock.sendto(out, self._peer)
+            dgrams = [out]
+            if self.mtu or self.reverse:  # one record per datagram
+                dgrams, i = [], 0
+                while i + 13 <= len(out):
+                    n = 13 + int.from_bytes(out[i + 11:i + 13], "big")
+                    dgrams.append(out[i:i + n])
+                    i += n
+                if self.reverse:
+                    dgrams.reverse()
+            for d in dgrams:
+                self.tx.append(len(d))
+                self.sock.sendto(d, self._peer)
 
     def _run(self):
         while not self._stop:
@@ -98,10 +113,10 @@ class MbedtlsServer:
         try:
             if b._handshake_state is not tls.HandshakeStep.HANDSHAKE_OVER:
                 hvr = False
-                while True:
+                # python-mbedtls runs one handshake step per call: loop until it waits
+                while b._handshake_state is not tls.HandshakeStep.HANDSHAKE_OVER:
                     try:
                         b.do_handshake()
-                        break
                     except tls.WantWriteError:
                         self._flush()
                     except tls.WantReadError:
@@ -163,7 +178,7 @@ class OpensslServer:
         self.args = ["openssl", "s_server", "-dtls1_2", "-accept",
                      "127.0.0.1:%d" % self.addr[1], "-nocert", "-psk", psk.hex(),
                      "-psk_identity", identity.decode(), "-cipher", cipher + ":@SECLEVEL=0",
-                     "-listen", "-quiet", "-naccept", "10"]
+                     "-quiet"]  # no -listen: with it s_server stops after one connection
 
     def __enter__(self):
         self.p = subprocess.Popen(self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -1,0 +1,317 @@
+"""DTLS 1.2 PSK client (client/dtls.py) on the MicroPython unix port.
+
+Interop over loopback with python-mbedtls (Mbed TLS 2.28) and openssl
+s_server; timers with a virtual clock; bad input fed into a live session.
+"""
+import os
+import time
+
+import pytest
+
+from dtls_bench import MP_PRELUDE, measure
+from dtls_peer import MbedtlsServer, OpensslServer
+
+CCM8, CBC = 0xC0A8, 0x00AE
+SUITES = [pytest.param(CCM8, id="ccm8"), pytest.param(CBC, id="cbc_sha256")]
+ID = "urn:imei:490154203237518"
+
+
+def client(port, psk, extra="", ident=ID, **kw):
+    args = ", ".join("%s=%s" % kv for kv in kw.items())
+    return MP_PRELUDE + """
+t = Udp(%d)
+d = Dtls(t, %r, %r, time.ticks_ms%s)
+d.timeout_ms = 200
+""" % (port, ident, psk, ", " + args if args else "") + extra
+
+
+def result(out):
+    # the snippets print 'key=value' lines
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_handshake_and_echo_mbedtls(mp, suite):
+    psk = os.urandom(16)
+    with MbedtlsServer({ID: psk}, suites=(suite,)) as srv:
+        r = result(mp(client(srv.addr[1], psk, """
+d.start()
+drive(d)
+print('state=' + d.state)
+for m in (b'\\x40\\x01\\x12\\x34hello', bytes(range(256)) * 4):
+    d.send(m)
+    print('echo=%s' % (drive(d, True, 3000) == m))
+print('session=%s' % (d.session is not None))
+d.close()
+print('closed=' + d.state)
+""")))
+        assert srv.done.wait(3)
+    assert r == {"state": "connected", "echo": "True", "session": "True", "closed": "closed"}
+    names = {CCM8: "TLS-PSK-WITH-AES-128-CCM-8", CBC: "TLS-PSK-WITH-AES-128-CBC-SHA256"}
+    assert srv.events[0] == ("handshake", names[suite])
+    assert [e for e in srv.events if e[0] == "data"][0] == ("data", b"\x40\x01\x12\x34hello")
+    assert srv.events[-1] == ("closed", None)  # our close_notify reached mbedtls
+
+
+def test_server_picks_from_offered_suites(mp):
+    psk = os.urandom(32)
+    with MbedtlsServer({ID: psk}, suites=(CBC, CCM8)) as srv:
+        r = result(mp(client(srv.addr[1], psk, """
+d.start()
+drive(d)
+print('state=' + d.state)
+print('suite=%d' % d._suite)
+""", suites="(CBC_SHA256,)")))
+    assert r == {"state": "connected", "suite": str(CBC)}
+
+
+@pytest.mark.parametrize("ident,key,err", [
+    (ID, b"wrong key 16 byt", "handshake failed: bad_record_mac/bad PSK?"),
+    ("someone-else", None, "handshake failed: unknown_psk_identity"),
+])
+def test_wrong_psk_fails_cleanly(mp, ident, key, err):
+    psk = os.urandom(16)
+    key = key or psk
+    with MbedtlsServer({ID: psk}) as srv:
+        r = result(mp(client(srv.addr[1], key, """
+t0 = time.ticks_ms()
+d.start()
+drive(d)
+print('state=' + d.state)
+print('error=' + d.error)
+print('sent=%d' % len(t.tx))
+print('deadline=%s' % d.deadline())
+print('ms=%d' % time.ticks_diff(time.ticks_ms(), t0))
+try:
+    d.send(b'x')
+except OSError:
+    print('send=refused')
+""", ident=ident)))
+    assert r["state"] == "failed"
+    assert r["error"] == err
+    assert key.hex() not in r["error"] and psk.hex() not in r["error"]
+    assert int(r["sent"]) <= 5  # CH, CH+cookie, one flight (+ a retransmission)
+    assert r["deadline"] == "None" and r["send"] == "refused"
+    assert int(r["ms"]) < 2000  # ended by the server's alert, not by timeouts
+
+
+def test_retransmission_timers_virtual_clock(mp):
+    # no answer at all: 1 s doubling to the 60 s cap, fail after `tries`
+    out = mp("""
+from client.dtls import Dtls
+class T:
+    sock = None
+    def __init__(self): self.out = []
+    def send(self, d): self.out.append((now[0], bytes(d)))
+    def recv(self): return None
+    def close(self): pass
+now = [5000]
+t = T()
+d = Dtls(t, 'id', b'k' * 16, lambda: now[0])
+d.tries = 7
+d.start()
+due = []
+while d.state == 'hello':
+    due.append(d.deadline())
+    now[0] = d.deadline() - 1
+    d.step()   # not yet due: nothing happens
+    now[0] += 1
+    d.step()
+print(due)
+print(d.state, d.error, d.deadline())
+print([a for a, b in t.out])
+print(len(set(b for a, b in t.out)), len(set(b[13:] for a, b in t.out)))
+""").splitlines()
+    assert eval(out[0]) == [6000, 8000, 12000, 20000, 36000, 68000, 128000, 188000]
+    assert out[1] == "failed handshake failed: timeout (no answer) None"
+    assert eval(out[2]) == [5000, 6000, 8000, 12000, 20000, 36000, 68000, 128000]
+    # each retransmission: same ClientHello, new record sequence number
+    assert out[3] == "8 1"
+
+
+def test_lost_datagrams_are_retransmitted(mp):
+    # drop the second ClientHello and the client's Finished flight once each
+    psk = os.urandom(16)
+    with MbedtlsServer({ID: psk}, drop_in={1, 3}) as srv:
+        r = result(mp(client(srv.addr[1], psk, """
+d.timeout_ms = 100
+d.start()
+drive(d)
+print('state=' + d.state)
+print('sent=%d' % len(t.tx))
+d.send(b'after loss')
+print('echo=%s' % drive(d, True, 3000))
+""")))
+    assert r == {"state": "connected", "sent": "5", "echo": "b'after loss'"}
+
+
+@pytest.mark.parametrize("mtu,reverse", [(60, False), (0, True), (60, True)])
+def test_fragmented_and_reordered_server_flights(mp, mtu, reverse):
+    # mbedtls fragments its handshake messages to a 60-byte MTU; records sent
+    # one per datagram and in reverse order (Finished before its CCS)
+    psk = os.urandom(16)
+    with MbedtlsServer({ID: psk}, mtu=mtu, reverse=reverse) as srv:
+        r = result(mp(client(srv.addr[1], psk, """
+d.start()
+drive(d)
+print('state=' + d.state)
+print('sent=%d' % len(t.tx))
+d.send(b'frag')
+print('echo=%s' % drive(d, True, 3000))
+""")))
+        assert len(srv.tx) > 3
+    assert r == {"state": "connected", "sent": "3", "echo": "b'frag'"}
+
+
+@pytest.mark.parametrize("cipher", ["PSK-AES128-CCM8", "PSK-AES128-CBC-SHA256"])
+def test_session_resumption_openssl(mp, cipher):
+    # openssl s_server keeps a session cache: the second and third handshakes
+    # are abbreviated (server CCS + Finished first, then ours)
+    psk = os.urandom(16)
+    with OpensslServer(b"client1", psk, cipher) as srv:
+        out = mp(client(srv.addr[1], psk, """
+sess = None
+for i in range(3):
+    t = Udp(%d)
+    d = Dtls(t, 'client1', %r, time.ticks_ms, session=sess)
+    d.start()
+    drive(d)
+    print('%%d=%%s %%s %%s %%d' %% (i, d.state, d._res, sess == d.session, len(t.tx)))
+    d.send(b'resumed %%d\\n' %% i)
+    d.close()
+    sess = d.session
+    time.sleep(0.05)
+""" % (srv.addr[1], psk), ident="client1"))
+        time.sleep(0.2)
+    r = result(out)
+    assert r["0"] == "connected False False 3"
+    assert r["1"] == "connected True True 3"
+    assert r["2"] == "connected True True 3"
+    assert b"resumed 2" in srv.out
+
+
+def test_resumption_falls_back_to_full_handshake(mp):
+    # python-mbedtls has no session cache: a saved session gets a full handshake
+    psk = os.urandom(16)
+    with MbedtlsServer({ID: psk}) as srv:
+        r = result(mp(client(srv.addr[1], psk, """
+old = bytes([32]) + b'S' * 32 + b'M' * 48 + b'\\xc0\\xa8\\x01'
+d = Dtls(t, %r, %r, time.ticks_ms, session=old)
+d.start()
+drive(d)
+print('state=' + d.state)
+print('resumed=%%s' %% d._res)
+print('new=%%s' %% (d.session != old and len(d.session) == 84))
+d.send(b'x')
+print('echo=%%s' %% drive(d, True, 3000))
+""" % (ID, psk))))
+    assert r == {"state": "connected", "resumed": "False", "new": "True", "echo": "b'x'"}
+
+
+def test_cid_offer_without_server_support(mp):
+    # the server ignores the connection_id extension: plain records, works
+    psk = os.urandom(16)
+    with MbedtlsServer({ID: psk}) as srv:
+        r = result(mp(client(srv.addr[1], psk, """
+d.start()
+drive(d)
+print('state=' + d.state)
+print('cid=%s' % d._scid)
+d.send(b'cid?')
+print('echo=%s' % drive(d, True, 3000))
+""", cid="True")))
+    assert r == {"state": "connected", "cid": "None", "echo": "b'cid?'"}
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_bad_records_dropped(mp, suite):
+    # >= 10,000 random, mutated and replayed records into a connected session's
+    # recv(): no exception, no state change, nothing delivered; then it still works
+    psk = os.urandom(16)
+    with MbedtlsServer({ID: psk}, suites=(suite,)) as srv:
+        r = result(mp(client(srv.addr[1], psk, """
+import random, os
+d.start()
+drive(d)
+good = []
+for i in range(3):
+    d.send(b'seed %d' % i)
+    good.append(drive(d, True, 3000))
+# capture the server's protected records: resend the same data, keep raw datagrams
+raw = []
+udp = t
+class Feed:
+    sock = udp.sock
+    def __init__(self): self.q = None; self.sent = 0
+    def send(self, b): self.sent += 1
+    def recv(self):
+        q, self.q = self.q, None
+        return q
+    def close(self): pass
+orig_recv = Udp.recv
+def keep(self):
+    b = orig_recv(self)
+    if b: raw.append(b)
+    return b
+Udp.recv = keep
+for i in range(3):
+    d.send(b'capture %d' % i)
+    drive(d, True, 3000)
+Udp.recv = orig_recv
+f = Feed()
+d.t = f
+rnd = random.getrandbits
+def mutate(b):
+    b = bytearray(b)
+    k = rnd(3)
+    if k == 0:                       # flip bits anywhere
+        for _ in range(1 + rnd(2)):
+            b[rnd(16) % len(b)] ^= 1 << rnd(3)
+    elif k == 1:                     # bump epoch / sequence number
+        b[3 + rnd(3) % 8] = rnd(8)
+    elif k == 2:                     # wrong length field / truncation / extension
+        b[11] = rnd(8)
+        b = b[:rnd(8) % (len(b) + 1)] if rnd(1) else b + bytes(rnd(5))
+    elif k == 3:                     # other content type, same body
+        b[0] = (20, 21, 22, 23, 25, rnd(8))[rnd(3) % 6]
+    elif k == 4:                     # epoch 0 handshake / alert / CCS in clear
+        b[0] = (20, 21, 22)[rnd(2) % 3]; b[3] = b[4] = 0
+    elif k == 5:                     # pure garbage of any size
+        b = bytearray(os.urandom(rnd(7)))
+    elif k == 6:                     # two records glued, the second corrupted
+        c = bytearray(b); c[-1] ^= 0x80
+        b = b + c
+    if len(b) > 11 and rnd(1):          # often a fresh sequence number: gets to decryption
+        b[5:11] = os.urandom(6)
+    return bytes(b)
+n = bad = 0
+for i in range(10500):
+    src = raw[i % len(raw)]
+    f.q = src if i % 10 == 0 else mutate(src)   # every 10th: exact replay
+    n += 1
+    try:
+        if d.recv() is not None:
+            bad += 1
+    except Exception as e:
+        print('exc=%r' % e)
+        break
+    if d.state != 'connected':
+        break
+print('fed=%d' % n)
+print('delivered=%d' % bad)
+print('state=' + d.state)
+d.t = udp
+d.send(b'still alive')
+print('echo=%s' % drive(d, True, 3000))
+"""), timeout=120))
+    assert r == {"fed": "10500", "delivered": "0", "state": "connected",
+                 "echo": "b'still alive'"}
+
+
+def test_measure():
+    m = measure()
+    print(m)
+    assert m["dtls_handshake_bytes"] <= 600
+    assert m["dtls_handshake_datagrams"] <= 6
+    assert m["dtls_handshake_client_bytes"] <= 300
+    assert m["dtls_mpy_bytes"] <= 12 * 1024
