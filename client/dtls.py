@@ -246,7 +246,7 @@ class Dtls:
                 continue
             e = self._frags.get(ms)
             if e is None:
-                if ms > self._rseq + 4 or ln > 2048:
+                if ms > self._rseq + 4 or ln > 1024 or self.state not in ("hello", "key"):
                     continue
                 e = self._frags[ms] = [typ, bytearray(ln), bytearray(ln)]
             if e[0] != typ or len(e[1]) != ln:
@@ -323,6 +323,8 @@ class Dtls:
     def _sh(self, b):
         # ServerHello: version(2), random(32), session_id<0..32>, suite(2),
         # compression(1), extensions<0..2^16-1>
+        if b[:2] != _V:
+            return self._fail("handshake failed: protocol_version", 70)
         self._srand = b[2:34]
         i = 35 + b[34]
         sid = b[35:i]

@@ -5,7 +5,7 @@ from client.model import check
 from client.codes import *
 
 # critical options this client understands (an unknown critical one -> 4.02)
-_CRITICAL = (URI_HOST, URI_PORT, URI_PATH, ACCEPT, BLOCK2, BLOCK1)
+_CRITICAL = (URI_HOST, URI_PORT, URI_PATH, URI_QUERY, ACCEPT, BLOCK2, BLOCK1)
 
 
 def fmt(cf):

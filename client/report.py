@@ -90,7 +90,8 @@ class Reporter:
     def observe(self, m, path, srv, acc):
         o = m.uint(OBSERVE)
         self.cancel(srv, m.token)
-        if o == 1:
+        if o == 1:  # deregister: the same token (RFC 7641) or the same path
+            self.obs = [x for x in self.obs if not (x.srv is srv and x.paths == [path])]
             return self.c.engine.read(path, acc)
         return self._start(Obs(srv, m.token, [path], acc, False))
 

@@ -31,7 +31,7 @@ class Server(Obj):
     )
 
     def defaults(self, iid):
-        return {0: 1, 1: 86400, 4: None, 5: 86400, 6: True, 7: "U", 8: None, 9: None}
+        return {0: 1, 1: 86400, 2: 0, 3: 0, 4: None, 5: 86400, 6: True, 7: "U", 8: None, 9: None, 26: 0}
 
     def add(self, iid, ssid, lifetime=86400, binding="U", **kw):
         i = self.defaults(iid)

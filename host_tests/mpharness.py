@@ -1,0 +1,118 @@
+"""A MicroPython prelude for in-process client tests: the real client
+(firmware.main.build + Reporter) on a virtual-clock board, and a bare CoAP
+"server" socket in the same process that registers it and sends requests.
+Every datagram the client sends is recorded with its client-time stamp."""
+
+PRELUDE = r"""
+import socket, os
+from boards.virtual import VirtualBoard
+from firmware.main import build
+from client import coap
+from client.codes import *
+
+port = 0
+for p in range(42000 + os.urandom(1)[0] * 40, 53000):
+    try:
+        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        peer.bind(socket.getaddrinfo("127.0.0.1", p)[0][-1])
+        port = p
+        break
+    except OSError:
+        pass
+peer.setblocking(False)
+b = VirtualBoard(slice_ms=2)
+LOG = []
+c = build(b, {"server": "coap://127.0.0.1:%d" % port, "endpoint": "mp", "lifetime": LIFETIME,
+              "binding": "U"}, lambda *a: LOG.append((b.clock.ms(),) + a))
+sent = []       # (client ms, parsed message)
+addr = None
+mid = [100]
+replies = {}    # token -> response
+
+
+def _rec(tr):
+    f = tr.send
+    def send(d):
+        sent.append((b.clock.ms(), coap.parse(bytes(d))))
+        f(d)
+    tr.send = send
+
+
+def pump():
+    # the server side: answer Register/Update/De-register/Send, ACK CON
+    # notifications, keep responses to our own requests
+    global addr
+    while True:
+        try:
+            d, a = peer.recvfrom(2048)
+        except OSError:
+            return
+        m = coap.parse(d)
+        if m.code and m.code < 32:
+            path = m.strs(URI_PATH)
+            r = coap.Msg(ACK, CREATED if path == ["rd"] else CHANGED if m.code == POST else DELETED, m.mid, m.token)
+            if path == ["rd"]:
+                addr = a
+                r.add(LOCATION_PATH, "rd").add(LOCATION_PATH, "x")
+            peer.sendto(coap.build(r), a)
+        elif m.code >= 64:
+            if m.t == CON:
+                peer.sendto(coap.build(coap.Msg(ACK, 0, m.mid)), a)
+            replies[m.token] = m
+
+
+def run(ms):
+    # let the client live ms of client time
+    end = b.clock.ms() + ms
+    while b.clock.ms() < end:
+        s = c.servers[0]
+        if s.ex and not hasattr(s.ex.tr, "_r"):
+            _rec(s.ex.tr)
+            s.ex.tr._r = 1
+        c.step()
+        pump()
+        b.wait(min(c.next_step_ms(), end - b.clock.ms()))
+    c.step()
+    pump()
+
+
+def req(code, path, opts=(), payload=b"", t=CON):
+    # one request from the server; returns the response
+    mid[0] += 1
+    tok = b"t%d" % mid[0]
+    m = coap.Msg(t, code, mid[0], tok)
+    for x in path.strip("/").split("/") if path.strip("/") else ():
+        m.add(URI_PATH, x)
+    for n, v in opts:
+        m.add(n, v)
+    m.payload = payload
+    peer.sendto(coap.build(m), addr)
+    for _ in range(50):
+        run(1)
+        if tok in replies:
+            return replies.pop(tok)
+    raise Exception("no response to %s" % path)
+
+
+def observe(path, attrs=None, acc=None):
+    if attrs:
+        r = req(PUT, path, [(URI_QUERY, q) for q in attrs.split("&")])
+        if r.code != CHANGED:
+            raise Exception("write-attributes %x" % r.code)
+    o = [(OBSERVE, 0)] + ([(ACCEPT, acc)] if acc is not None else [])
+    r = req(GET, path, o)
+    return r
+
+
+def notes(token, since=0):
+    # client-time stamps and payloads of notifications with token
+    return [(t, bytes(m.payload), m.uint(OBSERVE)) for t, m in sent
+            if m.token == token and m.code == CONTENT and t >= since and m.t in (CON, NON)]
+
+
+run(100)
+"""
+
+
+def prelude(lifetime=86400):
+    return PRELUDE.replace("LIFETIME", '"%d"' % lifetime)
