@@ -66,7 +66,13 @@ class Server:
 
     # handler interface of the Exchange
     def request(self, m):
+        if self.paused():
+            return None     # bootstrapping: management requests are ignored
         return self.c.engine.request(m, self)
+
+    def paused(self):
+        bs = self.c.bootstrap
+        return bs and bs.busy()
 
     def reset(self, token):
         if self.c.reporter:
@@ -195,6 +201,8 @@ class Server:
             self.dirty = True
 
     def step(self, now):
+        if self.paused():
+            return
         if self.ex:
             self.ex.step()
         if self.state in (_IDLE, _WAIT) and now >= self.due:
@@ -205,6 +213,8 @@ class Server:
             self.register()
 
     def deadline(self):
+        if self.paused():
+            return None
         d = self.ex.deadline() if self.ex else None
         if self.state in (_IDLE, _WAIT, _OK) or (self.state == _OFF and self.due):
             if d is None or self.due < d:
@@ -225,11 +235,13 @@ class Client:
             o.client = self
             self.objs[o.ID] = o
         self.reporter = None
+        self.bootstrap = self.acl = self.store = None   # client/bootstrap, objects/acl, client/store
         self.on_update = self.on_reg_fail = self.on_bootstrap = None
         self.log = log or (lambda *a: None)
         self.engine = Engine(self)
         self.servers = []
         self.reboot = False
+        self.timers = []
         self.accounts()
 
     def accounts(self):
@@ -251,6 +263,8 @@ class Client:
 
     def changed(self, path, structure=False):
         # a value or the object list changed: tell observers / servers
+        if self.store:
+            self.store.changed(path)
         if self.reporter:
             self.reporter.changed(path)
         if structure:
@@ -269,12 +283,20 @@ class Client:
         o.write(path[1], path[2], value, path[3] if len(path) > 3 else None)
         self.changed(path)
 
+    def at(self, delay_ms, fn):
+        # an application timer: fn() runs delay_ms from now, seen by the scheduler
+        self.timers.append((self.board.clock.ms() + delay_ms, fn))
+
     def send(self, paths, cf=FMT_SENML_CBOR):
         # Send (POST /dp) these paths, queued until a server is registered
         self.reporter.send(paths, cf)
 
     def step(self):
         b = self.board
+        if self.store:
+            self.store.flush()
+        if self.bootstrap:
+            self.bootstrap.step(b.clock.ms())
         for s in self.servers:
             if s.ex:
                 for _ in range(16):     # bounded per step
@@ -283,6 +305,9 @@ class Client:
                         break
                     s.ex.feed(d)
         now = b.clock.ms()
+        for t in [t for t in self.timers if t[0] <= now]:
+            self.timers.remove(t)
+            t[1]()
         for s in self.servers:
             s.step(now)
         if self.reporter:
@@ -290,13 +315,12 @@ class Client:
 
     def next_step_ms(self):
         now = self.board.clock.ms()
-        d = None
+        d = self.bootstrap.deadline() if self.bootstrap else None
         for s in self.servers:
             x = s.deadline()
             if x is not None and (d is None or x < d):
                 d = x
-        if self.reporter:
-            x = self.reporter.deadline()
+        for x in [self.reporter.deadline() if self.reporter else None] + [t[0] for t in self.timers]:
             if x is not None and (d is None or x < d):
                 d = x
         return 3600000 if d is None else max(0, d - now)

