@@ -84,6 +84,8 @@ class Engine:
             raise CoapError(UNAUTHORIZED if path[0] in self.objs else NOT_FOUND)
         if code == GET:
             acc = m.uint(ACCEPT)
+            if path:
+                self.allow(srv, R, path)    # Read, Discover, Observe
             if acc == FMT_LINK:
                 if not path:
                     raise CoapError(METHOD_NOT_ALLOWED)
@@ -92,9 +94,10 @@ class Engine:
                 raise CoapError(METHOD_NOT_ALLOWED)
             if m.opt(OBSERVE) is not None and c.reporter:
                 return c.reporter.observe(m, path, srv, acc)
-            return self.read(path, acc)
+            return self.read(path, acc, srv)
         if code == PUT:
             if not m.payload and m.opt(CONTENT_FORMAT) is None and m.opt(URI_QUERY) is not None:
+                self.allow(srv, R, path)    # Write-Attributes
                 if not c.reporter:
                     raise CoapError(METHOD_NOT_ALLOWED)
                 self.exists(path)
@@ -102,22 +105,26 @@ class Engine:
                 return Msg(code=CHANGED)
             if len(path) < 2:
                 raise CoapError(METHOD_NOT_ALLOWED)
+            self.allow(srv, W, path)
             self.write(m, path, True, srv)
             return Msg(code=CHANGED)
         if code == POST:
             if len(path) == 1:
+                self.allow(srv, 16, path)   # Create
                 return self.create(m, path, srv)
             if len(path) == 3 and self.obj(path[0]).res(path[2])[1] & E:
                 o = self.obj(path[0])
                 o.get(path[1])
                 if path[2] not in o.inst[path[1]]:
                     raise CoapError(NOT_FOUND)
+                self.allow(srv, E, path)
                 arg = str(m.payload, "utf-8") if m.payload else ""
                 c.log("execute", pstr(path))
                 o.execute(path[1], path[2], arg)
                 return Msg(code=CHANGED)
             # partial update: an instance, or (1.1) a multiple resource's instances
             if len(path) == 2 or len(path) == 3 and self.obj(path[0]).res(path[2])[3]:
+                self.allow(srv, W, path)
                 self.write(m, path, False, srv)
                 return Msg(code=CHANGED)
             raise CoapError(METHOD_NOT_ALLOWED)
@@ -125,13 +132,26 @@ class Engine:
             # single-instance objects (Device, ...) and Server accounts stay
             if len(path) != 2 or path[0] == 1 or not self.obj(path[0]).MULTI:
                 raise CoapError(METHOD_NOT_ALLOWED)
+            self.allow(srv, 8, path)        # Delete
             self.obj(path[0]).delete(path[1])
+            if c.acl:
+                c.acl(srv, 0, path)         # its Access Control instance goes
             c.log("delete", pstr(path))
             c.changed(path, True)
             return Msg(code=DELETED)
         if code in (FETCH, IPATCH) and c.reporter:
             return c.reporter.composite(m, srv)
         raise CoapError(METHOD_NOT_ALLOWED)
+
+    def allow(self, srv, op, path):
+        # Access Control (objects/acl.py): 4.01 when srv lacks the right
+        if self.c.acl and srv and not self.c.acl(srv, op, path):
+            raise CoapError(UNAUTHORIZED)
+
+    def iids(self, o, srv):
+        # instances of o, those srv may not read left out
+        a = self.c.acl
+        return [i for i in sorted(o.inst) if not (a and srv) or a(srv, R, (o.ID, i))]
 
     def _content(self, payload, cf):
         return Msg(code=CONTENT, payload=payload).add(CONTENT_FORMAT, cf)
@@ -147,12 +167,12 @@ class Engine:
         return o
 
     # -- Read --------------------------------------------------------------
-    def collect(self, path):
+    def collect(self, path, srv=None):
         # records (path, type, value) under path, readable resources only
         o = self.exists(path)
         out = []
         n = len(path)
-        for iid in ([path[1]] if n > 1 else sorted(o.inst)):
+        for iid in ([path[1]] if n > 1 else self.iids(o, srv)):
             for rid in ([path[2]] if n > 2 else o.rids(iid)):
                 r = o.res(rid)
                 if not r[1] & R:
@@ -183,8 +203,8 @@ class Engine:
             raise CoapError(NOT_ACCEPTABLE)
         return f[0](recs, path), acc
 
-    def read(self, path, acc):
-        payload, cf = self.encode(path, self.collect(path), acc)
+    def read(self, path, acc, srv=None):
+        payload, cf = self.encode(path, self.collect(path, srv), acc)
         self.c.log("read", pstr(path), cf)
         return self._content(payload, cf)
 
@@ -240,6 +260,8 @@ class Engine:
         except CoapError:
             del o.inst[iid]         # roll back a create that failed half-way
             raise
+        if self.c.acl:
+            self.c.acl(srv, 0, (o.ID, iid))     # owned by its creator
         self.c.log("create", pstr((o.ID, iid)))
         self.c.changed((o.ID, iid), True)
         return Msg(code=CREATED).add(LOCATION_PATH, str(o.ID)).add(LOCATION_PATH, str(iid))
@@ -262,7 +284,7 @@ class Engine:
             out.append("<%s>%s%s" % (pstr(p), extra, rep.attrs_str(p, srv) if rep else ""))
         if n == 1:
             add(path, ";ver=" + o.VER if o.VER else "")
-        for iid in ([path[1]] if n > 1 else sorted(o.inst)):
+        for iid in ([path[1]] if n > 1 else self.iids(o, srv)):
             if n < 3:
                 add((o.ID, iid))
             for rid in ([path[2]] if n > 2 else o.rids(iid)):
