@@ -306,6 +306,8 @@ class Dtls:
             if self._res:  # abbreviated: our CCS + Finished end it
                 self._ccs_fin()
             self._due = None
+            self._hs = None  # transcript no longer needed
+            self._frags = {}
             self.state = "connected"
             sid = self._sid
             if sid:

@@ -380,7 +380,8 @@ def test_low_heap_as_mpy(mp, tmp_path):
         r = result(mp("import sys; sys.path.insert(0, %r)\n" % str(tmp_path)
                       + client(srv.addr[1], psk, """
 import gc
-print('file=' + Dtls.__module__ and __import__('client.dtls').dtls.__file__)
+import client.dtls as m
+print('file=' + m.__file__)
 d.start()
 drive(d)
 gc.collect()
