@@ -56,11 +56,11 @@ class Store:
         except Exception:
             return False
 
-    def load(self):
+    def load(self, names=(STORE, FACTORY)):
         # the saved configuration, else the factory one: "store" | "factory"
         # | None (nothing usable); a corrupted store is reported and skipped
         log = self.c.log
-        for name in (STORE, FACTORY):
+        for name in names:
             v = self.read(name)
             if v is False:
                 log("store", name, "corrupted")

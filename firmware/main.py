@@ -1,7 +1,10 @@
 # Entry point, the same on every board. On the unix port it takes options:
 #   micropython firmware/main.py --server coap://HOST:PORT --endpoint NAME
 #       [--lifetime S] [--binding U|UQ] [--state DIR] [--clock real|virtual]
-#       [--duration S] [--quiet] [--app MODULE]
+#       [--duration S] [--quiet] [--app MODULE] [--bootstrap coap://HOST:PORT]
+# Without --server the configuration comes from --state DIR: the saved one
+# (lwm2m.cfg), else a --bootstrap account, else the factory one (factory.cfg,
+# tools/provision.py); with no usable server account the client bootstraps.
 # --app names a device application module with start(client), e.g. one that
 # reads a sensor on a timer (client.at) and calls client.set / client.send.
 import sys
@@ -9,7 +12,8 @@ import sys
 
 def options(argv):
     o = {"server": None, "endpoint": "mpy-client", "lifetime": "300", "binding": "U",
-         "state": "state", "clock": "real", "duration": None, "quiet": False, "app": None}
+         "state": "state", "clock": "real", "duration": None, "quiet": False, "app": None,
+         "bootstrap": None}
     i = 0
     while i < len(argv):
         k = argv[i]
@@ -40,24 +44,39 @@ def build(board, o, log):
     from objects.connmon import ConnMon
     from objects.ipso import Sensor
     from objects.appdata import AppData
+    from objects.acl import AccessControl
     sec = Security()
     srv = Server()
-    sec.add(0, o["server"], ssid=1)
-    srv.add(0, 1, lifetime=int(o["lifetime"]), binding=o["binding"])
+    acl = AccessControl()
+    if o["server"]:
+        sec.add(0, o["server"], ssid=1)
+        srv.add(0, 1, lifetime=int(o["lifetime"]), binding=o["binding"])
+        if o["bootstrap"]:
+            sec.add(1, o["bootstrap"], bootstrap=True)
     from client.report import Reporter
     temp = Sensor()
     temp.create(0)
     data = AppData()
     data.create(0)
-    c = Client(board, o["endpoint"], [sec, srv, Device(board), ConnMon(board), temp, data], log=log)
+    c = Client(board, o["endpoint"], [sec, srv, acl, Device(board), ConnMon(board), temp, data], log=log)
     c.reporter = Reporter(c)
+    c.acl = acl.check
+    if not o["server"]:
+        from client.store import Store, STORE, FACTORY
+        st = Store(c, board.state)
+        if not st.load((STORE,)):
+            if o["bootstrap"]:
+                sec.add(0, o["bootstrap"], bootstrap=True)
+            elif not st.load((FACTORY,)):
+                raise SystemExit("no configuration: --server, --bootstrap or factory.cfg in --state")
+        c.accounts()
+    from client.bootstrap import Bootstrap
+    Bootstrap(c)
     return c
 
 
 def main(argv):
     o = options(argv)
-    if not o["server"]:
-        raise SystemExit("usage: main.py --server coap://HOST:PORT --endpoint NAME [...]")
     board = board_for(o)
 
     def log(*a):
@@ -74,6 +93,10 @@ def main(argv):
             c.run(until)
         except KeyboardInterrupt:
             log("interrupted")
+        if c.store:
+            c.store.flush()
+            if c.reboot == 5:       # Factory Reset: back to factory.cfg
+                c.store.erase()
         if c.reboot:
             log("reboot")
             for t in list(board.open):
