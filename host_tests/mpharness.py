@@ -6,7 +6,7 @@ Every datagram the client sends is recorded with its client-time stamp."""
 PRELUDE = r"""
 import socket, os
 from boards.virtual import VirtualBoard
-from firmware.main import build
+from firmware.main import build, options
 from client import coap
 from client.codes import *
 
@@ -22,8 +22,8 @@ for p in range(42000 + os.urandom(1)[0] * 40, 53000):
 peer.setblocking(False)
 b = VirtualBoard(slice_ms=2)
 LOG = []
-c = build(b, {"server": "coap://127.0.0.1:%d" % port, "endpoint": "mp", "lifetime": LIFETIME,
-              "binding": "U"}, lambda *a: LOG.append((b.clock.ms(),) + a))
+c = build(b, options(["--server", "coap://127.0.0.1:%d" % port, "--endpoint", "mp",
+                      "--lifetime", LIFETIME]), lambda *a: LOG.append((b.clock.ms(),) + a))
 sent = []       # (client ms, parsed message)
 addr = None
 mid = [100]

@@ -50,11 +50,11 @@ def min_heap():
 READ_3_0 = """
 import time
 from boards.unix import Board
-from firmware.main import build
+from firmware.main import build, options
 from client.coap import Msg, parse, build as enc
 from client.codes import *
 b = Board()
-c = build(b, {"server": "coap://127.0.0.1:9", "endpoint": "b", "lifetime": "300", "binding": "U"}, None)
+c = build(b, options(["--server", "coap://127.0.0.1:9", "--endpoint", "b"]), None)
 data = bytes(enc(Msg(0, GET, 1, b"tk").add(URI_PATH, "3").add(URI_PATH, "0").add(ACCEPT, FMT_TLV)))
 srv = c.servers[0]
 ts = []
