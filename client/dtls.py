@@ -394,8 +394,11 @@ class Dtls:
         d = bytearray()
         for typ, ep, body in self._flight:
             d += self._rec(typ, ep, body)
-        self.t.send(d)
         self._due = self._now() + self._tmo
+        try:
+            self.t.send(d)
+        except OSError:
+            pass  # e.g. no route yet: the timer sends it again
 
     def _fail(self, msg, alert=0):
         if alert:
