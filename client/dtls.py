@@ -66,6 +66,7 @@ class Dtls:
         self.error = None
         self._due = None
         self._flight = None
+        self._q = []
 
     def start(self):
         s = self.session
@@ -98,9 +99,16 @@ class Dtls:
             self._send(False)
 
     def send(self, data):
-        if self.state != "connected":
+        # During the handshake (started here if idle) a few messages wait for it.
+        st = self.state
+        if st == "connected":
+            self.t.send(self._rec(_APP, 1, data))
+        elif st in ("failed", "closed"):
             raise OSError(_ENOTCONN)
-        self.t.send(self._rec(_APP, 1, data))
+        else:
+            self._q = self._q[-3:] + [bytes(data)]
+            if st == "idle":
+                self.start()
 
     def close(self):
         if self.state == "connected":
@@ -115,6 +123,7 @@ class Dtls:
     def recv(self):
         # Datagrams until one carries application data; handshake records are
         # consumed here, bad records dropped silently (RFC 6347 s4.1.2.7).
+        self.step()
         while True:
             d = self.t.recv()
             if not d:
@@ -308,10 +317,13 @@ class Dtls:
             self._due = None
             self._hs = None  # transcript no longer needed
             self._frags = {}
-            self.state = "connected"
             sid = self._sid
             if sid:
                 self.session = bytes((len(sid),)) + sid + self._ms + _u16(self._suite) + bytes((self._ems,))
+            self.state = "connected"
+            for m in self._q:  # what the application sent meanwhile
+                self.send(m)
+            self._q = []
             return
         self._hs += m
         full = self._srand and not self._res

@@ -53,6 +53,24 @@ print('closed=' + d.state)
     assert srv.events[-1] == ("closed", None)  # our close_notify reached mbedtls
 
 
+def test_send_before_connected_starts_and_waits(mp):
+    # the CoAP layer may just send: the handshake starts, messages wait for it
+    # (the last 4), and recv() runs the timers too
+    psk = os.urandom(16)
+    with MbedtlsServer({ID: psk}) as srv:
+        r = result(mp(client(srv.addr[1], psk, """
+for i in range(6):
+    d.send(b'queued %d' % i)
+print('state0=' + d.state)
+got = [drive(d, True, 3000) for i in range(4)]
+print('got=%r' % got)
+print('state=' + d.state)
+""")))
+    assert r == {"state0": "hello", "state": "connected",
+                 "got": repr([b"queued %d" % i for i in range(2, 6)])}
+    assert [e[1] for e in srv.events if e[0] == "data"] == [b"queued %d" % i for i in range(2, 6)]
+
+
 def test_server_picks_from_offered_suites(mp):
     psk = os.urandom(32)
     with MbedtlsServer({ID: psk}, suites=(CBC, CCM8)) as srv:
