@@ -232,7 +232,10 @@ class Bootstrap:
         if len(path) > 2:
             raise CoapError(BAD_REQUEST)
         bs = self.account()
-        for oid in (path[:1] or sorted(objs)):
+        # "/" clears the configuration (Security but the bootstrap account,
+        # Server, Access Control); the device's own instances (sensors...)
+        # stay, as single-instance objects always do
+        for oid in (path[:1] or [x for x in (0, 1, 2) if x in objs]):
             o = objs.get(oid)
             if o is None:
                 raise CoapError(BAD_REQUEST)

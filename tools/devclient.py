@@ -15,7 +15,7 @@ class DevClient:
                  state=None, clock="virtual"):
         path = os.path.join(ROOT, "build", "mpy") if mpy else ROOT
         env = dict(os.environ, MICROPYPATH=".frozen:" + path)
-        argv = ["--server", server_uri, "--endpoint", ep, "--clock", clock]
+        argv = (["--server", server_uri] if server_uri else []) + ["--endpoint", ep, "--clock", clock]
         if state:
             argv += ["--state", state]
         argv += list(args)
