@@ -494,3 +494,36 @@ print('total=%%d' %% sum(states.values()))
     assert r["total"] == "3000"
     assert set(r["states"].split()) <= {"hello", "key", "connected", "failed", "closed"}
     assert "connected" in r["states"].split()
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/coap-server-openssl"),
+                    reason="libcoap3-bin not installed")
+def test_coap_get_over_dtls_libcoap(mp):
+    # a CoAP GET /.well-known/core through our DTLS session to libcoap's
+    # OpenSSL-based server with a PSK (-k); coaps listens on port + 1.
+    # (its cipher list has no CBC PSK suite: the client offers both, gets CCM_8)
+    import socket
+    import subprocess
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    p = subprocess.Popen(["coap-server-openssl", "-A", "127.0.0.1", "-p", str(port - 1),
+                          "-k", "sixteen byte key"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)
+        r = result(mp(client(port, b"sixteen byte key", """
+d.start()
+drive(d)
+print('state=%s %s' % (d.state, d.error))
+d.send(b'\\x42\\x01\\x12\\x34\\xab\\xcd\\xbb.well-known\\x04core')   # CON GET, token abcd
+print('resp=%r' % drive(d, True, 3000)[:9])
+print('suite=%x' % d._suite)
+""")))
+    finally:
+        p.kill()
+        p.wait()
+    assert r == {"state": "connected None", "suite": "c0a8",
+                 # ACK 2.05 Content, same MID and token, Content-Format 40
+                 "resp": repr(b"\x62\x45\x12\x34\xab\xcd\xc1\x28\xff")}
