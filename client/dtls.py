@@ -210,7 +210,7 @@ class Dtls:
                 self._top = seq
             else:
                 self._win |= 1 << d
-            if self.state == "connected":
+            if self.state == "connected" and typ != _HS:
                 self._flight = None  # the server has our last flight
         if typ == _APP:
             return body if ep and self.state == "connected" else None
