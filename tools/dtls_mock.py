@@ -49,11 +49,13 @@ class Conn:
 
 
 class MockServer:
-    def __init__(self, psk_store, suites=(CCM8, CBC), cid=b"\xc1\xd0\x0c\x1d", cookie=True):
+    def __init__(self, psk_store, suites=(CCM8, CBC), cid=b"\xc1\xd0\x0c\x1d", cookie=True,
+                 repeat=False):
         self.psks = dict(psk_store)
         self.suites = suites
         self.cid = cid            # None: ignore the client's connection_id extension
         self.cookie = cookie
+        self.repeat = repeat      # send the resumed flight twice (a retransmission)
         self.secret = os.urandom(16)
         self.sessions = {}        # session id -> (master, suite, ems)
         self.conns = {}           # address -> Conn
@@ -235,6 +237,8 @@ class MockServer:
         else:
             msgs.append(self._hs(c, 14, b""))
         self._send(c, msgs)
+        if resumed and self.repeat:
+            self._send(c, msgs)   # same messages, new record sequence numbers
         return c
 
     def _hs(self, c, typ, body, ep=0):
@@ -266,6 +270,9 @@ class MockServer:
                 c.master = prf(pms, b"master secret", c.crand + c.srand, 48)
             self._keys(c)
         elif typ == 20:  # Finished
+            if c.done == 2:
+                self.events.append(("finished again", None))
+                return
             want = prf(c.master, b"client finished", hashlib.sha256(c.transcript).digest(), 12)
             if not hmac.compare_digest(want, body):
                 self.events.append(("error", "client Finished does not verify"))
@@ -274,6 +281,7 @@ class MockServer:
             c.transcript += m
             if c.done:   # resumed: the client's Finished ends it
                 self.events.append(("handshake", c.suite))
+                c.done = 2
                 return
             fin = prf(c.master, b"server finished", hashlib.sha256(c.transcript).digest(), 12)
             self._send(c, [(20, 0, b"\x01"), self._hs(c, 20, fin, 1)])
