@@ -44,6 +44,7 @@ class Server:
         self.ex = None
         self.sent = None    # (lifetime, binding, links) last told to the server
         self.dirty = False
+        self.wake = False   # queue mode: back from sleep, Update not done yet
 
     def res(self, rid, default=None):
         # a resource of this account's Server object instance
@@ -159,6 +160,7 @@ class Server:
 
         def done(r):
             if r and r.code == CHANGED:
+                self.wake = False
                 self.sent = s + (links,)
                 self._registered()
                 self.c.log("updated")
@@ -224,6 +226,14 @@ class Server:
     def registered(self):
         return self.state in (_OK, _UPD)
 
+    def ready(self):
+        # may notify / Send: registered, and after a wake-up only once the
+        # Update went through (the server learns first that we are back)
+        return self.state == _OK or self.state == _UPD and not self.wake
+
+    def queue(self):
+        return "Q" in self.res(7, "U")
+
 
 class Client:
     def __init__(self, board, ep, objs, fmt=FMT_TLV, log=None):
@@ -242,6 +252,9 @@ class Client:
         self.servers = []
         self.reboot = False
         self.timers = []
+        from client.exchange import max_transmit_wait
+        self.awake_ms = max_transmit_wait()     # queue mode awake window
+        self.sleeps = self.asleep_ms = 0
         self.accounts()
 
     def accounts(self):
@@ -327,17 +340,64 @@ class Client:
 
     def run(self, until=None):
         # until: client time (ms) at which to return; None = until stopped
-        b = self.board
-        while not self.reboot and (until is None or b.clock.ms() < until):
+        while not self.reboot and (until is None or self.board.clock.ms() < until):
             self.step()
-            t = self.next_step_ms()
-            if until is not None:
-                t = min(t, until - b.clock.ms())
+            self.idle(until)
+
+    def idle(self, until=None):
+        # wait for the next deadline or datagram; in queue mode, once the
+        # awake window is over, with the radio off
+        b = self.board
+        t = self.next_step_ms()
+        if until is not None:
+            t = min(t, until - b.clock.ms())
+        a = self.awake_left()
+        if a is None or t <= a:
             b.wait(max(0, t))
+        elif a > 0:
+            b.wait(a)
+        else:
+            self.sleep(t, until is None or t < until - b.clock.ms() or t == self.next_step_ms())
+
+    def awake_left(self):
+        # queue mode (transport spec §6.5): ms left of the awake window after
+        # the last message to or from a server; None when not in queue mode
+        # or something is still going on
+        q = [s for s in self.servers if s.queue()]
+        if not q or any(s.state != _OK or s.ex.busy() for s in q):
+            return None
+        last = max(max(s.ex.last_rx, s.ex.last_tx) for s in q)
+        return max(0, last + self.awake_ms - self.board.clock.ms())
+
+    def sleep(self, ms, wake=True):
+        # radio off until the next deadline: nothing is received or answered
+        # meanwhile; on wake an Update goes first so the server can deliver
+        # what it queued, and notifications wait for it
+        b = self.board
+        if b.radio:
+            self.log("sleep %ds" % (ms // 1000))
+            self.sleeps += 1
+        b.radio = False
+        end = b.clock.ms() + ms
+        while b.clock.ms() < end:
+            b.wait(end - b.clock.ms())
+            for s in self.servers:
+                while s.ex and s.ex.tr.recv() is not None:
+                    pass        # lost, as on a sleeping radio
+        self.asleep_ms += ms
+        if not wake:            # run(until) ended first: still asleep
+            return
+        b.radio = True
+        self.log("wake")
+        for s in self.servers:
+            if s.queue() and s.state == _OK:
+                s.wake = True
+                s.due = 0
 
     def stop(self, timeout_ms=5000):
         # orderly shutdown: De-register from every server (bounded wait)
         # a Register or Update in flight completes first, then De-register
+        self.board.radio = True
         end = self.board.clock.ms() + timeout_ms
         for st in (_REG, _UPD, _DEREG):
             if st == _DEREG:

@@ -185,7 +185,7 @@ class Reporter:
 
     def step(self, now):
         for ob in list(self.obs):
-            if not ob.srv.registered():
+            if not ob.srv.ready():
                 continue
             a = self.eff(ob.paths[0], ob.srv)
             if a.get("epmax") and now >= ob.eval + a["epmax"] * 1000 and not ob.dirty:
@@ -257,7 +257,7 @@ class Reporter:
         while self.sends:
             srv = None
             for s in self.c.servers:
-                if s.registered() and not s.res(23, False) and not s.ex.busy():
+                if s.ready() and not s.res(23, False) and not s.ex.busy():
                     srv = s
                     break
             if not srv:

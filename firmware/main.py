@@ -2,6 +2,7 @@
 #   micropython firmware/main.py --server coap://HOST:PORT --endpoint NAME
 #       [--lifetime S] [--binding U|UQ] [--state DIR] [--clock real|virtual]
 #       [--duration S] [--quiet] [--app MODULE] [--bootstrap coap://HOST:PORT]
+#       [--awake S]   (queue mode, --binding UQ: awake window after the last message)
 # Without --server the configuration comes from --state DIR: the saved one
 # (lwm2m.cfg), else a --bootstrap account, else the factory one (factory.cfg,
 # tools/provision.py); with no usable server account the client bootstraps.
@@ -13,7 +14,7 @@ import sys
 def options(argv):
     o = {"server": None, "endpoint": "mpy-client", "lifetime": "300", "binding": "U",
          "state": "state", "clock": "real", "duration": None, "quiet": False, "app": None,
-         "bootstrap": None}
+         "bootstrap": None, "awake": None}
     i = 0
     while i < len(argv):
         k = argv[i]
@@ -60,6 +61,8 @@ def build(board, o, log):
     data.create(0)
     c = Client(board, o["endpoint"], [sec, srv, acl, Device(board), ConnMon(board), temp, data], log=log)
     c.reporter = Reporter(c)
+    if o["awake"]:
+        c.awake_ms = int(float(o["awake"]) * 1000)
     c.acl = acl.check
     if not o["server"]:
         from client.store import Store, STORE, FACTORY

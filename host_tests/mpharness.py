@@ -62,16 +62,12 @@ def pump():
 
 
 def run(ms):
-    # let the client live ms of client time
+    # let the client live ms of client time (its own loop: step + idle)
     end = b.clock.ms() + ms
     while b.clock.ms() < end:
-        s = c.servers[0]
-        if s.ex and not hasattr(s.ex.tr, "_r"):
-            _rec(s.ex.tr)
-            s.ex.tr._r = 1
         c.step()
         pump()
-        b.wait(min(c.next_step_ms(), end - b.clock.ms()))
+        c.idle(end)
     c.step()
     pump()
 
@@ -110,6 +106,8 @@ def notes(token, since=0):
             if m.token == token and m.code == CONTENT and t >= since and m.t in (CON, NON)]
 
 
+c.servers[0].connect()
+_rec(c.servers[0].ex.tr)
 run(100)
 """
 
