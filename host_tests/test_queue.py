@@ -20,7 +20,7 @@ print([q, [(round(t / 1000), a[0]) for t, *a in LOG if a[0] in ("sleep %ds" % 0,
 """)
     q, log = res
     assert "b=U" in q and "Q" in q          # LwM2M 1.1: b=U plus the Q parameter
-    # awake MAX_TRANSMIT_WAIT? no: the configured 10 s window after the last message
+    # asleep after the configured 10 s awake window that follows the last message
     assert log[0][1].startswith("sleep") and log[0][0] == 10
 
 
@@ -80,3 +80,27 @@ print([c.sleeps, len(ups), c.asleep_ms, b.clock.ms(), time.ticks_diff(time.ticks
     on_s = (total - slept) / 1000
     assert abs(on_s - 10 * sleeps) < 5
     assert real_ms < 60000
+
+
+def test_e2e_request_held_by_server_is_answered_after_wake():
+    from devclient import DevClient
+    from lwm2m_server import Server
+    # the dev server holds requests for a queue-mode client it doesn't know to
+    # be awake (awake_s=0: only right after it heard from the client)
+    with Server(port=0, awake_s=0.0, flush_delay=0.0) as srv:
+        c = DevClient("coap://127.0.0.1:%d" % srv.port, "qm", "--lifetime", "300",
+                      "--binding", "UQ", "--awake", "5")
+        try:
+            reg = srv.wait_registration("qm")
+            assert reg.queue
+            c.wait_line("sleep")
+            fut = srv.read("qm", "/3/0/0", block=False, timeout=30)
+            r = fut.result(30)
+            assert r.code == "2.05" and r.payload == b"lwm2m-mpy"
+            i_wake = c.wait_line("wake")
+            i_upd = c.wait_line("updated", after=i_wake)
+            i_read = c.wait_line("read /3/0/0", after=i_upd)
+            assert i_wake < i_upd < i_read
+            assert any(e["kind"] == "held" for e in srv.events)
+        finally:
+            c.interrupt()
