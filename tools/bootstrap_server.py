@@ -2,7 +2,10 @@
 """LwM2M 1.1 Bootstrap-Server on aiocoap (host side, CPython).
 
 Answers a Bootstrap-Request (POST /bs?ep=NAME&pct=...) from a client whose
-endpoint has a configuration, then provisions it: Bootstrap-Delete of the
+endpoint has a configuration, then provisions it: Bootstrap-Discover of /0
+(to learn which Security instance is the client's Bootstrap-Server account:
+Security instances without an "iid" get other ids, an entry with
+"bootstrap": true updates that account), Bootstrap-Delete of the
 configured paths (default "/"), one Bootstrap-Write per Security, Server
 and Access Control instance (TLV), the extra resource writes, and
 Bootstrap-Finish. Configurations: {endpoint: config} ("*" matches any
@@ -23,6 +26,7 @@ CLI::
 """
 import argparse
 import asyncio
+import itertools
 import os
 import signal
 import sys
@@ -86,12 +90,14 @@ class BootstrapServer(Server):
     async def _provision(self, ep, cfg):
         ops = []
 
-        async def op(method, path, payload=b"", ct=None):
-            r = await self._arequest(ep, method, path, payload, ct, None, (), None, True)
+        async def op(method, path, payload=b"", ct=None, accept=None):
+            r = await self._arequest(ep, method, path, payload, ct, accept, (), None, True)
             ops.append((method, path, r.code))
             return r
         try:
             await asyncio.sleep(0)      # the 2.04 to the request goes first
+            r = await op("GET", "/0", accept=40)
+            cfg = self._place(cfg, r.payload.decode() if r.code == "2.05" else "")
             for p in cfg.get("delete", ["/"]):
                 await op("DELETE", p)
             for oid, insts in sorted(bsconfig.resources(cfg).items()):
@@ -106,6 +112,31 @@ class BootstrapServer(Server):
             result = {"code": None, "error": "%s: %s" % (type(e).__name__, e), "ops": ops}
         self._event("bootstrap-finish", ep, **result)
         self._log("bootstrap of ep=%s: %s" % (ep, result["code"] or result["error"]))
+
+    @staticmethod
+    def _place(cfg, links):
+        # Security instance ids: the client's bootstrap account keeps its own
+        # (a Bootstrap-Discover link without ssid), the others go around it
+        bs = [int(l[4:l.index(">")]) for l in links.split(",")
+              if l.startswith("</0/") and ";ssid=" not in l]
+        used = set(bs) | {int(e["iid"]) for e in cfg.get("security", ()) if "iid" in e}
+        free = (i for i in itertools.count() if i not in used)
+        out = []
+        for e in cfg.get("security", ()):
+            e = dict(e)
+            if "iid" not in e:
+                e["iid"] = bs[0] if e.get("bootstrap") and bs else next(free)
+            out.append(e)
+        return dict(cfg, security=out)
+
+    def _log_request(self, ep, msg):
+        # Security payloads hold credentials: never shown
+        if msg.opt.uri_path[:1] == ("0",) and msg.payload:
+            self._log("-> %s %s ep=%s (%d bytes, Security values not shown)" % (
+                str(getattr(msg.code, "name", msg.code)).upper(), "/" + "/".join(msg.opt.uri_path),
+                ep, len(msg.payload)))
+            return
+        super()._log_request(ep, msg)
 
     # -- sync API -----------------------------------------------------------
     def wait_request(self, ep, timeout=10, after=0):
