@@ -136,7 +136,9 @@ def rai_cmd(vendor, rai, sock=0, data=None):
     v = VENDORS.get(vendor)
     if not v or not v[1]:
         return None
-    if data is not None:
+    if "%s" in v[1]:        # carried by the send command itself
+        if data is None:
+            return None
         from binascii import hexlify
         return v[1] % (sock, hexlify(data).decode(), v[2][rai])
     return v[1] % v[2][rai]
@@ -220,8 +222,10 @@ class Modem:
 
     def poll(self):
         # read what arrived, handle URCs; -> final result of the command or None
-        d = self.u.read()
-        if d:
+        for _ in range(16):     # bounded: a chatty modem can't starve the caller
+            d = self.u.read()
+            if not d:
+                break
             self.buf += d
         while True:
             i = self.buf.find(b"\n")

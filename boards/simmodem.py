@@ -167,6 +167,7 @@ class SimModem:
             self._go(PSM, t)
         elif kind[:4] == "rai_":
             self._rai((RAI_NONE, RAI_ONE, RAI_ONGOING)[("rai_none", "rai_one", "rai_ongoing").index(kind)], t)
+        self.advance(t)     # a release due now (RAI) happens now
         return True
 
     def downlink(self, t=None):
@@ -286,6 +287,8 @@ class SimModem:
         return "ERROR"
 
     def read(self, n=-1):
+        if self.clock:
+            self.advance()      # URCs of what happened until now
         if not self.out:
             return None
         d = b"".join(self.out)

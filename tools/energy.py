@@ -213,9 +213,10 @@ class Client:
         self.obs = []
         for o in c["observations"]:
             if o.get("pmax"):
+                # established (its first value sent) `phase` s after the registration
+                t0 = self.lead + o.get("phase", 0) * 1000
                 self.obs.append({"pmin": o.get("pmin", 0) * 1000, "pmax": o["pmax"] * 1000,
-                                 "due": self.lead + (o["pmax"] + o.get("phase", 0)) * 1000,
-                                 "last": -10 ** 12})
+                                 "due": t0 + o["pmax"] * 1000, "last": t0})
         self.update_due = None
         self.batch = []
         self.last_tx = 0
