@@ -8,6 +8,7 @@ import time
 import pytest
 
 import energy
+import energyplot
 
 REF = energy.REFERENCE
 C = energy.DEFAULTS
@@ -148,11 +149,11 @@ def test_bench_figures():
 
 def test_plot_and_cli(ref, tmp_path, capsys):
     r, _ = ref
-    p = energy.plot(r, str(tmp_path / "a.png"))
+    p = energyplot.plot(r, str(tmp_path / "a.png"))
     with open(p, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
-    series = {n: energy._day(x["trace"], 1) for n, x in r.items()}
-    p = energy._raster(series, str(tmp_path / "b.png"))
+    series = {n: energyplot._day(x["trace"], 1) for n, x in r.items()}
+    p = energyplot._raster(series, str(tmp_path / "b.png"))
     with open(p, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     j = tmp_path / "e.json"
