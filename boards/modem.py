@@ -294,14 +294,16 @@ class Modem:
             self.at(c)
         return ok
 
-    def psm(self, t3412_s, t3324_s):
-        return self.at(cpsms(t3412_s, t3324_s) if t3412_s is not None else "AT+CPSMS=0") is not None
+    def request_psm(self, t3412_s, t3324_s):
+        # seconds (None: that timer deactivated); both None: PSM off
+        off = t3412_s is None and t3324_s is None
+        return self.at("AT+CPSMS=0" if off else cpsms(t3412_s, t3324_s)) is not None
 
     def psm_for(self, lifetime, awake=_MTW):
         a, b = psm_timers(lifetime, awake)
         return self.at('AT+CPSMS=1,,,"%s","%s"' % (a, b)) is not None
 
-    def edrx_set(self, ms, act=4):
+    def request_edrx(self, ms, act=4):
         return self.at(cedrxs(ms, act)) is not None
 
     def rai(self, rai):

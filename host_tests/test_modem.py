@@ -189,11 +189,11 @@ b = Board()
 m = Modem(u, 'sim7080', b)
 seen = []
 m.on_urc = lambda k, v: seen.append((k, v))
-print(repr(m.psm(90000, 4)))
+print(repr(m.request_psm(90000, 4)))
 print(repr(u.sent[0]))
 m.poll()
 print(repr((m.rrc, m.stat, m.t3324, m.t3412)))
-print(repr(m.edrx_set(20480)))
+print(repr(m.request_edrx(20480)))
 print(repr(m.at('AT+CPSMS?')))
 print(repr(seen))
 dead = Modem(type('Dead', (), {'write': lambda s, b: None, 'read': lambda s: None})(), None, b)
@@ -220,7 +220,7 @@ print(repr((sm.cereg, sm.cscon, sm.sleepurc, sm.rai_on)))
 print(repr(m.psm_for(86400, 4)))
 print(repr((m.t3412, m.t3324, sm.t3412, sm.t3324, sm.psm)))
 print(repr(m.at('AT+CEREG?')))
-print(repr((m.edrx_set(20000), sm.edrx)))
+print(repr((m.request_edrx(20000), sm.edrx)))
 print(repr(m.at('AT+BOGUS')))
 m.rai(RAI_NONE)                  # AT#XSOCKETOPT=1,61,2: RAI_LAST for the next send
 b.clock.now = 1000
@@ -233,6 +233,7 @@ b.clock.now = 7000
 sm.radio_event('tx', 40)         # no RAI: inactivity timer
 m.poll()
 print(repr((sm.state, sm.rel, m.rrc, m.asleep)))
+print(repr((m.request_psm(None, None), sm.psm, sm.t3324)))
 """)
     assert out[0] is True
     assert out[1] == (5, 1, 1, 1)
@@ -244,6 +245,7 @@ print(repr((sm.state, sm.rel, m.rrc, m.asleep)))
     assert out[7] == (1, 1000)            # released at once after the send
     assert out[8] == (0, True)            # +CSCON: 0, then %XMODEMSLEEP: 1,<ms>
     assert out[9] == (2, 17000, 1, False)
+    assert out[10] == (True, False, 4000)     # AT+CPSMS=0: PSM off
 
 
 SIM = """
@@ -333,7 +335,7 @@ for v in ('nrf91', 'sim7020', 'bg95', 'sim7080'):
     sm = SimModem(b.clock, v)
     m = Modem(sm, v, b)
     m.setup()
-    m.psm(3600, 4)
+    m.request_psm(3600, 4)
     b.clock.now += 100000
     if v == 'bg95':
         print(repr(m.at(rai_cmd(v, RAI_NONE, 0, b'0123456789'))))

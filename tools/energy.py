@@ -126,7 +126,7 @@ class Sim:
         t = cfg["t3412"] if cfg["t3412"] is not None else M.dec_t3412(M.psm_timers(cfg["lifetime"])[0])
         self.at = M.Modem(self.m, "nrf91", types.SimpleNamespace(clock=self.clock, wait=lambda ms: None))
         self.at.setup()
-        if not self.at.psm(t, a):
+        if not self.at.request_psm(t, a):
             raise RuntimeError("AT+CPSMS refused")
         self.t3412, self.t3324 = self.at.t3412, self.at.t3324   # granted, from +CEREG
         self.days = []
