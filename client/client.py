@@ -300,9 +300,16 @@ class Client:
         # an application timer: fn() runs delay_ms from now, seen by the scheduler
         self.timers.append((self.board.clock.ms() + delay_ms, fn))
 
+    def rep(self):
+        # the Information Reporting part, loaded on first use (RAM)
+        if not self.reporter:
+            from client.report import Reporter
+            self.reporter = Reporter(self)
+        return self.reporter
+
     def send(self, paths, cf=FMT_SENML_CBOR):
         # Send (POST /dp) these paths, queued until a server is registered
-        self.reporter.send(paths, cf)
+        self.rep().send(paths, cf)
 
     def step(self):
         b = self.board

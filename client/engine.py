@@ -46,10 +46,16 @@ def pstr(p):
 
 class Engine:
     def __init__(self, client):
-        from client.block import Blocks
         self.c = client
         self.objs = client.objs
-        self.blocks = Blocks()
+        self.blocks = None
+
+    def blk(self):
+        # block-wise transfer, loaded on first use (RAM)
+        if not self.blocks:
+            from client.block import Blocks
+            self.blocks = Blocks()
+        return self.blocks
 
     def obj(self, oid):
         o = self.objs.get(oid)
@@ -66,14 +72,15 @@ class Engine:
             for n, v in m.opts:
                 if n & 1 and n not in _CRITICAL:
                     raise CoapError(BAD_OPTION)
-            b = self.blocks
-            r = b.block1(m)         # a Block1 body is served once complete
-            if r:
-                return r
+            blk = m.opt(BLOCK1) is not None or m.opt(BLOCK2) is not None
+            if blk:
+                r = self.blk().block1(m)    # a Block1 body is served once complete
+                if r:
+                    return r
             r = self.dispatch(m, path_of(m), srv)
             if m.opt(BLOCK1) is not None and r.code < 128:
                 r.add(BLOCK1, m.uint(BLOCK1) & ~8)
-            return b.block2(m, r) if r.payload else r
+            return self.blk().block2(m, r) if blk or len(r.payload) > 1024 else r
         except CoapError as e:
             return Msg(code=e.code)
 
@@ -92,16 +99,14 @@ class Engine:
                 return self._content(self.discover(path, srv).encode(), FMT_LINK)
             if not path:
                 raise CoapError(METHOD_NOT_ALLOWED)
-            if m.opt(OBSERVE) is not None and c.reporter:
-                return c.reporter.observe(m, path, srv, acc)
+            if m.opt(OBSERVE) is not None:
+                return c.rep().observe(m, path, srv, acc)
             return self.read(path, acc, srv)
         if code == PUT:
             if not m.payload and m.opt(CONTENT_FORMAT) is None and m.opt(URI_QUERY) is not None:
                 self.allow(srv, R, path)    # Write-Attributes
-                if not c.reporter:
-                    raise CoapError(METHOD_NOT_ALLOWED)
                 self.exists(path)
-                c.reporter.write_attrs(path, m.strs(URI_QUERY), srv)
+                c.rep().write_attrs(path, m.strs(URI_QUERY), srv)
                 return Msg(code=CHANGED)
             if len(path) < 2:
                 raise CoapError(METHOD_NOT_ALLOWED)
@@ -139,8 +144,8 @@ class Engine:
             c.log("delete", pstr(path))
             c.changed(path, True)
             return Msg(code=DELETED)
-        if code in (FETCH, IPATCH) and c.reporter:
-            return c.reporter.composite(m, srv)
+        if code in (FETCH, IPATCH):
+            return c.rep().composite(m, srv)
         raise CoapError(METHOD_NOT_ALLOWED)
 
     def allow(self, srv, op, path):

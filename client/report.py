@@ -170,7 +170,7 @@ class Reporter:
         r.token = ob.token
         r.add(OBSERVE, ob.seq)
         if len(r.payload) > 1024:   # the server fetches the rest block-wise
-            r = self.c.engine.blocks.block2(Msg(), r)
+            r = self.c.engine.blk().block2(Msg(), r)
         # CON per the Server's Default Notification Mode (/1/x/26), and daily
         con = srv.res(26, 0) or now - ob.con >= _DAY
         r.t = CON if con else NON

@@ -54,13 +54,11 @@ def build(board, o, log):
         srv.add(0, 1, lifetime=int(o["lifetime"]), binding=o["binding"])
         if o["bootstrap"]:
             sec.add(1, o["bootstrap"], bootstrap=True)
-    from client.report import Reporter
     temp = Sensor()
     temp.create(0)
     data = AppData()
     data.create(0)
     c = Client(board, o["endpoint"], [sec, srv, acl, Device(board), ConnMon(board), temp, data], log=log)
-    c.reporter = Reporter(c)
     if o["awake"]:
         c.awake_ms = int(float(o["awake"]) * 1000)
     c.acl = acl.check
