@@ -135,6 +135,9 @@ def test_short_active_timer_loses_requests():
     assert x["t3324_s"] == 2
     assert x["requests_lost"] == x["requests"] == n_req(DAYS)
     assert x["requests_delivered"] == 0
+    # a client window shorter than the server's reaction: the same
+    y = energy.simulate({"policy": "fixed", "awake": 0.1}, DAYS)
+    assert y["requests_lost"] == n_req(DAYS) and [d["wakeups"] for d in y["per_day"]] == [24] * DAYS
 
 
 def test_bench_figures():

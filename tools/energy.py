@@ -221,7 +221,8 @@ class Client:
                                  "due": t0 + o["pmax"] * 1000, "last": t0})
         self.update_due = None
         self.batch = []
-        self.last_tx = 0
+        self.last = 0
+        self.waiting = False
         self.gen = 0
 
     def wake(self, t, gen=None, first=False):
@@ -234,20 +235,27 @@ class Client:
         self.batch = [o for o in self.obs
                       if o["due"] - tn <= pull * o["pmax"] and tn - o["last"] >= o["pmin"]]
         self.update_due = t + s.c["setup_ms"] + (s.c["lifetime"] - s.c["margin"]) * 1000
+        self.waiting = True
         s.up(t, "register" if first else "update", M.rai_for(True, more=bool(self.batch)))
 
     def sent(self, t):
-        self.last_tx = t
+        self.last = t
         if self.s.window is not None:
             self.s.at_(t + self.s.window, self.window_end)
 
     def window_end(self, t):
-        if t >= self.last_tx + self.s.window:
+        # the awake window runs from the last message sent or received (as the
+        # client does), never while the Update waits for its response
+        if not self.waiting and t >= self.last + self.s.window:
             self.s.m.radio_event("sleep", t=t)     # the client turns the radio off
 
     def recv(self, t, kind, ref):
         s = self.s
+        self.last = t
+        if s.window is not None:
+            s.at_(t + s.window, self.window_end)
         if kind == "ack":
+            self.waiting = False
             b, self.batch = self.batch, []
             for i, o in enumerate(b):
                 s.up(t, "notify", M.rai_for(False, more=i + 1 < len(b)))
