@@ -92,8 +92,9 @@ def test_deregister_on_ctrl_c():
     with Server(port=0) as srv:
         c = DevClient("coap://127.0.0.1:%d" % srv.port, "reg-bye", "--lifetime", "300", clock="real")
         srv.wait_registration("reg-bye")
+        c.wait_line("registered")
         n = len(srv.events)
-        assert c.interrupt() == 0
+        assert c.interrupt() == 0, c.output()
         ev = srv.wait_event("deregister", "reg-bye", after=n, timeout=5)
         assert ev["kind"] == "deregister"
         assert srv.registration("reg-bye") is None
