@@ -10,15 +10,7 @@ from firmware.main import build, options
 from client import coap
 from client.codes import *
 
-port = 0
-for p in range(42000 + os.urandom(1)[0] * 40, 53000):
-    try:
-        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        peer.bind(socket.getaddrinfo("127.0.0.1", p)[0][-1])
-        port = p
-        break
-    except OSError:
-        pass
+PEER_SOCKET
 peer.setblocking(False)
 b = VirtualBoard(slice_ms=2)
 LOG = []
@@ -110,6 +102,22 @@ c.servers[0].connect()
 _rec(c.servers[0].ex.tr)
 run(100)
 """
+
+
+# a bound UDP socket `peer` on a free loopback port `port` (the unix port has
+# no getsockname, so ports are tried from a random start)
+PEER_SOCKET = r"""
+port = 0
+for p in range(42000 + os.urandom(1)[0] * 40, 53000):
+    try:
+        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        peer.bind(socket.getaddrinfo("127.0.0.1", p)[0][-1])
+        port = p
+        break
+    except OSError:
+        pass
+"""
+PRELUDE = PRELUDE.replace("PEER_SOCKET", PEER_SOCKET)
 
 
 def prelude(lifetime=86400):

@@ -1,6 +1,8 @@
 """Message layer (client/exchange.py) on the virtual clock, with a real
 loopback UDP peer socket on the device side."""
 
+from mpharness import PEER_SOCKET
+
 PRELUDE = """
 import socket
 from boards.virtual import VirtualBoard
@@ -8,17 +10,8 @@ from client.exchange import Exchange
 from client import coap
 from client.codes import *
 
-# no getsockname on the unix port: find a free port by trying
 import os
-port = 0
-for p in range(41000 + os.urandom(1)[0] * 40, 52000):
-    try:
-        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        peer.bind(socket.getaddrinfo("127.0.0.1", p)[0][-1])
-        port = p
-        break
-    except OSError:
-        pass
+""" + PEER_SOCKET + """
 b = VirtualBoard(slice_ms=5)
 tr = b.udp("127.0.0.1", port)
 sent = []

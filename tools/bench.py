@@ -34,17 +34,22 @@ def session(heap=None, quiet=True):
             c.kill()
 
 
-def min_heap():
-    lo, hi = 4, 64     # N in -X heapsize=NwK: lo fails, hi must pass
-    if not session("%dwK" % hi):
+def min_heap_for(ok, lo=4, hi=64):
+    """Smallest N in -X heapsize=NwK for which ok("NwK") holds (bisection;
+    lo is taken to fail, hi must pass), or None."""
+    if not ok("%dwK" % hi):
         return None
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if session("%dwK" % mid):
+        if ok("%dwK" % mid):
             hi = mid
         else:
             lo = mid
     return hi
+
+
+def min_heap():
+    return min_heap_for(session)
 
 
 READ_3_0 = """

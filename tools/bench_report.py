@@ -51,16 +51,8 @@ def ten_observations(heap):
 
 
 def min_heap_10_obs():
-    lo, hi = 4, 64
-    if not ten_observations("%dwK" % hi):
-        return None
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ten_observations("%dwK" % mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    from bench import min_heap_for
+    return min_heap_for(ten_observations)
 
 
 def measure():
