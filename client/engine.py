@@ -162,6 +162,8 @@ class Engine:
         return Msg(code=CONTENT, payload=payload).add(CONTENT_FORMAT, cf)
 
     def exists(self, path):
+        if path and path[0] == 0:   # Security, also inside composite operations
+            raise CoapError(UNAUTHORIZED)
         o = self.obj(path[0])
         if len(path) > 1:
             o.get(path[1])
