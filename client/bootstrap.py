@@ -354,11 +354,11 @@ class Bootstrap:
                 s.ex = None
         c.servers = keep
         c.accounts()
+        if c.store:
+            c.store.save()      # kept before anything else happens
         for s in c.servers:
             s.fails = 0
             s.register()
-        if c.store:
-            c.store.save()
         k = self.account()
         t = sec[k].get(12) if k is not None else 0
         self.purge = c.board.clock.ms() + t * 1000 if t else 0

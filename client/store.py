@@ -115,7 +115,6 @@ class Store:
         return out
 
     def save(self):
-        self.dirty = False
         p = cbor.dumps(self.snapshot())
         tmp = self.path(STORE + ".tmp")
         try:
@@ -128,8 +127,10 @@ class Store:
                 f.write(p)
             os.rename(tmp, self.path(STORE))
         except OSError as e:
+            self.dirty = False      # no retry every step (full flash...)
             self.c.log("store not saved", e.args[0] if e.args else "")
             return False
+        self.dirty = False
         return True
 
     def erase(self):
