@@ -71,8 +71,11 @@ def build(board, o, log):
             elif not st.load((FACTORY,)):
                 raise SystemExit("no configuration: --server, --bootstrap or factory.cfg in --state")
         c.accounts()
-    from client.bootstrap import Bootstrap
-    Bootstrap(c)
+    # the Bootstrap interface is loaded only when it can be used (RAM): with a
+    # Bootstrap-Server account, or when there is no server account at all
+    if not c.servers or any(i.get(1) for i in sec.inst.values()):
+        from client.bootstrap import Bootstrap
+        Bootstrap(c)
     return c
 
 
