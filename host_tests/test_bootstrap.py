@@ -278,7 +278,7 @@ def test_finish_inconsistent_keeps_old_config(tmp_path, dm, bs):
 
 CHECK = r"""
 from client.client import Client
-from client.bootstrap import Bootstrap
+from client import bsif
 from objects.security import Security
 from objects.server import Server
 from objects.acl import AccessControl
@@ -292,7 +292,7 @@ def case(secs, srvs):
     for k, ssid in enumerate(srvs):
         srv.add(k, ssid)
     c = Client(b, "t", [sec, srv, AccessControl()])
-    return Bootstrap(c).consistent()
+    return bsif.consistent(c)
 
 BS = ("coap://127.0.0.1:1", True, None, 3, b"", b"")
 print(repr([
@@ -518,9 +518,10 @@ class Rep:
         self.dropped.append(s.ssid)
 c.reporter = Rep()
 bs = Bootstrap(c)
-bs.delete((0, 1))
+from client import bsif
+bsif.delete(bs, (0, 1))
 print(repr((sorted(sec.inst), [i[0] for i in srv.inst.values()], Rep.dropped)))
-bs.delete(())
+bsif.delete(bs, ())
 print(repr((sorted(sec.inst), sorted(srv.inst), Rep.dropped)))
 """
 

@@ -22,7 +22,10 @@ class DevClient:
         cmd = [MICROPYTHON]
         if heap:
             cmd += ["-X", "heapsize=" + heap]
-        cmd += ["-c", "from firmware import main\nmain.main(%r)" % argv]
+        # -c puts "" (the cwd, the repo root: sources) first on sys.path;
+        # with mpy=True the compiled modules must win, so "" goes last
+        pre = "import sys\nsys.path.remove('')\nsys.path.append('')\n" if mpy else ""
+        cmd += ["-c", pre + "from firmware import main\nmain.main(%r)" % argv]
         self.lines = []
         self.echo = echo
         self.cv = threading.Condition()
