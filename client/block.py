@@ -3,7 +3,9 @@
 # collects a large request body and hands it over only when complete.
 from micropython import const
 from client.coap import Msg
-from client.codes import *
+from client.codes import (BAD_OPTION, BLOCK1, BLOCK2, CONTINUE, CoapError,
+                          REQUEST_ENTITY_INCOMPLETE, REQUEST_ENTITY_TOO_LARGE,
+                          REQUEST_TAG, SIZE1, SIZE2, URI_PATH)
 
 MAX_BODY = const(24576)     # largest Block1 body assembled (-> 4.13 beyond)
 _SZX = const(6)             # our preferred block size: 2 ** (6 + 4) = 1024

@@ -4,7 +4,9 @@ from micropython import const
 from client.coap import Msg
 from client.exchange import Exchange
 from client.engine import Engine
-from client.codes import *
+from client.codes import (CHANGED, CON, CONTENT_FORMAT, CREATED, DELETE, FMT_LINK,
+                          FMT_SENML_CBOR, FMT_TLV, LOCATION_PATH, NOT_FOUND, POST,
+                          URI_PATH, URI_QUERY)
 
 # registration states
 _IDLE = const(0)

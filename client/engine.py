@@ -2,7 +2,14 @@
 # maps a CoAP request (method + path) to an LwM2M operation on the registry.
 from client.coap import Msg
 from client.model import check
-from client.codes import *
+from client.codes import (ACCEPT, BAD_OPTION, BAD_REQUEST, BLOCK1, BLOCK2, CHANGED,
+                          CONTENT, CONTENT_FORMAT, CREATED, CoapError, DELETE, DELETED,
+                          E, FETCH, FMT_LINK, FMT_OPAQUE, FMT_SENML_CBOR,
+                          FMT_SENML_JSON, FMT_TEXT, FMT_TLV, GET, IPATCH,
+                          LOCATION_PATH, METHOD_NOT_ALLOWED, NOT_ACCEPTABLE, NOT_FOUND,
+                          OBSERVE, OPAQUE, POST, PUT, R, UNAUTHORIZED,
+                          UNSUPPORTED_CONTENT_FORMAT, URI_HOST, URI_PATH, URI_PORT,
+                          URI_QUERY, W)
 
 # critical options this client understands (an unknown critical one -> 4.02)
 _CRITICAL = (URI_HOST, URI_PORT, URI_PATH, URI_QUERY, ACCEPT, BLOCK2, BLOCK1)
