@@ -29,7 +29,7 @@ $(APT_STAMP):
 	@command -v coap-server-notls >/dev/null || { (apt-get update -q && apt-get install -y -q libcoap3-bin) || echo "warning: libcoap3-bin not installed"; }
 	@touch $@
 
-run: setup        ## the main job: dev server + client on the unix port, scripted session
+run: setup        ## the main job: client bootstraps, registers, scripted session (unix port)
 	$(PY) tools/run_demo.py
 
 test: setup       ## run all host tests (pytest; 'no tests' fails)
