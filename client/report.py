@@ -222,6 +222,7 @@ class Reporter:
             paths = senml.dec_paths(m.payload, cf)
             for p in paths:
                 self.c.engine.exists(p)
+                self.c.engine.allow(srv, R, p)      # Access Control per path
             o = m.uint(OBSERVE)
             if o is not None:
                 self.cancel(srv, m.token)
@@ -233,6 +234,7 @@ class Reporter:
         todo = []
         for p, v in senml.dec(m.payload, (), e.typeof, cf):
             o = e.exists(p[:2])
+            e.allow(srv, W, p)
             r = o.res(p[2])
             if not r[1] & W or (len(p) == 4) != bool(r[3]) or v is None:
                 raise CoapError(BAD_REQUEST if v is None else METHOD_NOT_ALLOWED)

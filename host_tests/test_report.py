@@ -191,3 +191,15 @@ out.append(len(notes(r.token)))
 print(out)
 """)
     assert res == [1, 0, 1]
+
+
+def test_unknown_critical_option_gets_4_02_elective_ignored(mp):
+    res = run(mp, """
+out = []
+r = req(GET, "/3/0/0", [(9, b"x")])         # option 9: critical, unknown
+out.append(r.code)
+r = req(GET, "/3/0/0", [(2048, b"x")])      # even number: elective, ignored
+out.append(r.code)
+print(out)
+""")
+    assert res == [0x82, 0x45]
