@@ -6,15 +6,13 @@ store; corrupted store; server-initiated bootstrap; bootstrap on
 registration failure; hold-off, back-off, account timeout; several servers
 and Disable; secrets. Waiting happens on the virtual clock."""
 import ast
-import re
-import socket
 
 import pytest
 
 import bsconfig
 import provision
 from bootstrap_server import BootstrapServer, tlv_of
-from devclient import DevClient
+from devclient import DevClient, free_port, stamps
 from lwm2m_formats import tlv_decode, tlv_instance, tlv_resource
 from lwm2m_server import Server
 
@@ -33,24 +31,6 @@ def config(*servers, **kw):
            "server": [dict(o, ssid=s) for p, s, o in servers]}
     cfg.update(kw)
     return cfg
-
-
-def stamps(c, text):
-    """client-time seconds of the output lines containing text"""
-    out = []
-    for line in c.lines:
-        m = re.match(r"\[client (\d+)\.(\d+)\] (.*)", line)
-        if m and text in m.group(3):
-            out.append(int(m.group(1)) + int(m.group(2)) / 1000)
-    return out
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def registered(srv, c, ep, **kw):

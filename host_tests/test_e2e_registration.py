@@ -2,20 +2,9 @@
 clock: Update before expiry, re-Register after 4.04, back-off while the
 server is unreachable, De-register on Ctrl-C."""
 import re
-import socket
 
-from devclient import DevClient
+from devclient import DevClient, free_port, stamps
 from lwm2m_server import Server
-
-
-def stamps(c, text):
-    """client-time seconds of the output lines containing text"""
-    out = []
-    for line in c.lines:
-        m = re.match(r"\[client (\d+)\.(\d+)\] (.*)", line)
-        if m and text in m.group(3):
-            out.append(int(m.group(1)) + int(m.group(2)) / 1000)
-    return out
 
 
 def test_update_before_expiry():
@@ -45,20 +34,12 @@ def test_reregister_after_update_gets_404():
             first = srv.registration("reg-404").location
             n = len(srv.events)
             srv.forget("reg-404")           # the next Update gets 4.04
-            ev = srv.wait_event("register", "reg-404", after=n, timeout=15)
+            srv.wait_event("register", "reg-404", after=n, timeout=15)
             c.wait_line("update rejected, register again")
             assert srv.registration("reg-404").location != first
             assert srv.read("reg-404", "/3/0/0").code == "2.05"
         finally:
             c.interrupt()
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_backoff_while_server_down_then_registers():

@@ -1,7 +1,9 @@
 """Run the device client (firmware/main.py) on the MicroPython unix port as a
 subprocess: from sources or from .mpy files, optionally with a small heap."""
 import os
+import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -82,3 +84,22 @@ class DevClient:
 
     def __exit__(self, *a):
         self.kill()
+
+
+def stamps(c, text):
+    """client-time seconds of c's output lines containing text"""
+    out = []
+    for line in c.lines:
+        m = re.match(r"\[client (\d+)\.(\d+)\] (.*)", line)
+        if m and text in m.group(3):
+            out.append(int(m.group(1)) + int(m.group(2)) / 1000)
+    return out
+
+
+def free_port():
+    """a UDP port on loopback that nothing listens on (now)"""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
