@@ -28,9 +28,7 @@ import argparse
 import asyncio
 import itertools
 import os
-import signal
 import sys
-import threading
 
 from aiocoap import Message
 from aiocoap.numbers.codes import Code
@@ -38,7 +36,7 @@ from aiocoap.numbers.codes import Code
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bsconfig  # noqa: E402
 from lwm2m_formats import tlv_multiple, tlv_resource  # noqa: E402
-from lwm2m_server import Registration, Server, _parse_query  # noqa: E402
+from lwm2m_server import Registration, Server, _parse_query, serve  # noqa: E402
 
 __all__ = ["BootstrapServer", "tlv_of", "main"]
 
@@ -173,17 +171,7 @@ def main(argv=None):
     with open(args.config) as f:
         configs = json.load(f)
     srv = BootstrapServer(args.host, args.port, configs, log=lambda s: print(s, flush=True))
-    srv.start()
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.2):
-            pass
-    finally:
-        srv.stop()
-        print("[%s] stopped" % srv.name, flush=True)
-    return 0
+    return serve(srv)
 
 
 if __name__ == "__main__":

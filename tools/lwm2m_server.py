@@ -1072,16 +1072,8 @@ class Server:
 # CLI
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description="Development LwM2M 1.1 server (logs registrations)")
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=5683)
-    ap.add_argument("--awake", type=float, default=93.0, help="queue-mode awake window, s")
-    ap.add_argument("-v", "--verbose", action="store_true", help="aiocoap debug logging")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    srv = Server(args.host, args.port, awake_s=args.awake, log=lambda s: print(s, flush=True))
+def serve(srv):
+    """CLI: run a started-on-call server until SIGINT/SIGTERM."""
     srv.start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -1093,6 +1085,19 @@ def main(argv=None):
         srv.stop()
         print("[%s] stopped" % srv.name, flush=True)
     return 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Development LwM2M 1.1 server (logs registrations)")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=5683)
+    ap.add_argument("--awake", type=float, default=93.0, help="queue-mode awake window, s")
+    ap.add_argument("-v", "--verbose", action="store_true", help="aiocoap debug logging")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    srv = Server(args.host, args.port, awake_s=args.awake, log=lambda s: print(s, flush=True))
+    return serve(srv)
 
 
 if __name__ == "__main__":
