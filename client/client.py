@@ -140,7 +140,7 @@ class Server:
         else:
             d = self.res(19, 86400)
             self.fails = 0
-        d = d * 1000 + self.c.board.random(1)[0] * d * 2 // 5  # + up to 10 % jitter
+        d = d * 1000 + self.c.board.random(1)[0] * d * 100 // 255  # + up to 10 % jitter
         self.due = self.c.board.clock.ms() + d
         self.c.log("register failed", r.code if r else "timeout", "retry in %ds" % (d // 1000))
         if self.c.on_reg_fail:

@@ -57,7 +57,7 @@ def test_backoff_while_server_down_then_registers():
         # then Communication Retry Timer (60 s) doubling, with up to 10 % jitter
         waits = [t - f for f, t in zip(fails, tries[1:])]
         for w, base in zip(waits, (60, 120)):
-            assert base <= w <= base * 1.1 + 0.01
+            assert base <= w <= base * 1.1 + 0.05
         waited = [int(re.search(r"retry in (\d+)s", l).group(1)) for l in c.lines if "retry in" in l]
         assert waited[:3] == [60, 120, 240] or all(a < b for a, b in zip(waited, waited[1:3]))
         # the server comes up on that port: the next attempt registers
