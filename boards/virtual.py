@@ -21,7 +21,6 @@ class VirtualBoard(Board):
         super().__init__(state)
         self.clock = VClock()
         self.slice = slice_ms
-        self.slept = 0          # virtual ms spent waiting
 
     def wait(self, ms):
         ms = int(ms)
@@ -29,7 +28,5 @@ class VirtualBoard(Board):
             return
         if self.open and self.poll.poll(min(ms, self.slice)):
             self.clock.now += 1     # something arrived: time barely moves
-            self.slept += 1
             return
         self.clock.now += ms
-        self.slept += ms

@@ -45,7 +45,6 @@ class Server:
         self.loc = None
         self.ex = None
         self.sent = None    # (lifetime, binding, links) last told to the server
-        self.dirty = False
         self.wake = False   # queue mode: back from sleep, Update not done yet
 
     def res(self, rid, default=None):
@@ -158,7 +157,6 @@ class Server:
             m.add(CONTENT_FORMAT, FMT_LINK)
             m.payload = links.encode()
         self.state = _UPD
-        self.dirty = False
 
         def done(r):
             if r and r.code == CHANGED:
@@ -202,7 +200,6 @@ class Server:
         # Registration Update Trigger, lifetime/binding/object list change
         if self.state == _OK:
             self.due = 0
-            self.dirty = True
 
     def step(self, now):
         if self.paused():

@@ -3,7 +3,7 @@
 # received CONs, piggybacked and separate responses, empty ACK / RST / ping.
 from micropython import const
 from client import coap
-from client.codes import CON, NON, ACK, RST, BAD_OPTION
+from client.codes import CON, NON, ACK, RST
 
 # transmission parameters (RFC 7252 §4.8), in ms; overridable per Exchange
 ACK_TIMEOUT = const(2000)

@@ -1,6 +1,6 @@
 # LwM2M data model: an object is declared once as a resource table, the
 # engine derives listings, operation and type checks from it.
-from client.codes import (CoapError, NOT_FOUND, METHOD_NOT_ALLOWED, BAD_REQUEST,
+from client.codes import (CoapError, NOT_FOUND, BAD_REQUEST,
                           STR, INT, UINT, FLOAT, BOOL, OPAQUE, TIME, OBJLNK, CORELNK)
 
 

@@ -6,7 +6,7 @@ from client.engine import fmt, pstr
 from client.model import check
 from client.codes import (ACCEPT, BAD_REQUEST, CHANGED, CON, CONTENT, CONTENT_FORMAT,
                           CoapError, FETCH, FLOAT, FMT_SENML_CBOR, FMT_SENML_JSON, INT,
-                          METHOD_NOT_ALLOWED, NON, NOT_ACCEPTABLE, OBSERVE, POST, RST,
+                          METHOD_NOT_ALLOWED, NON, NOT_ACCEPTABLE, OBSERVE, POST,
                           R, TIME, UINT, UNSUPPORTED_CONTENT_FORMAT, URI_PATH, W)
 
 _DAY = const(86400000)      # a CON notification at least once a day (RFC 7641 §4.5)

@@ -1,11 +1,9 @@
 """End to end: the client on the real unix port against the aiocoap dev server
 on loopback. Device Management operations (transport spec §6.4.4) with text
 and TLV payloads, and the response codes of §6.7."""
-import struct
-
 import pytest
 
-from lwm2m_formats import tlv_decode, tlv_resource, tlv_instance, tlv_multiple
+from lwm2m_formats import tlv_decode, tlv_resource, tlv_instance
 
 TLV, TEXT, LINK, OPAQUE = 11542, 0, 40, 42
 
@@ -88,7 +86,7 @@ def test_write_lifetime_sends_update(dev):
     n = len(srv.events)
     r = srv.write("e2e-dm", "/1/0/1", b"700", TEXT)
     assert r.code == "2.04"
-    ev = srv.wait_event("update", "e2e-dm", after=n)
+    srv.wait_event("update", "e2e-dm", after=n)
     assert srv.registration("e2e-dm").lifetime == 700
     srv.write("e2e-dm", "/1/0/1", b"600", TEXT)
 

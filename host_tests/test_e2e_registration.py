@@ -58,8 +58,10 @@ def test_backoff_while_server_down_then_registers():
         waits = [t - f for f, t in zip(fails, tries[1:])]
         for w, base in zip(waits, (60, 120)):
             assert base <= w <= base * 1.1 + 0.05
+        # what the client announced: the same doubling, jitter included
         waited = [int(re.search(r"retry in (\d+)s", l).group(1)) for l in c.lines if "retry in" in l]
-        assert waited[:3] == [60, 120, 240] or all(a < b for a, b in zip(waited, waited[1:3]))
+        for w, base in zip(waited, (60, 120, 240)):
+            assert base <= w <= base * 1.1
         # the server comes up on that port: the next attempt registers
         with Server(port=port) as srv:
             srv.wait_registration("reg-down", timeout=20)

@@ -3,7 +3,6 @@ Prints a table and writes the same figures to build/bench.json (one flat
 JSON object; each issue adds its keys)."""
 import json
 import os
-import statistics
 import subprocess
 import sys
 
