@@ -48,6 +48,9 @@ class Udp:
             return None
         return d if self.board.radio else None
 
+    def deadline(self):
+        return None     # nothing timed below CoAP (a DTLS layer has its flights)
+
     def close(self):
         b = self.board
         if self in b.open:

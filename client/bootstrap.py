@@ -11,7 +11,6 @@ import sys
 from micropython import const
 from client.coap import Msg
 from client.exchange import Exchange
-from client.client import parse_uri
 from client.codes import CON, POST, CHANGED, URI_PATH, URI_QUERY, CoapError
 
 _IDLE = const(0)    # not bootstrapping
@@ -106,13 +105,12 @@ class Bootstrap:
         if self.ex and uri != self.uri:
             self._close()
         if not self.ex:
+            b = c.board
             try:
-                host, port, sec = parse_uri(uri)
+                self.ex = Exchange(c.transport(uri, c.objs[0].inst[k]), b.clock, b.random, self)
             except Exception:
                 self.fail("bad uri")
                 return
-            b = c.board
-            self.ex = Exchange(b.udp(host, port), b.clock, b.random, self)
             self.uri = uri
         self.saved = _ops().snapshot(c.objs)
         ex = self.ex
@@ -202,6 +200,10 @@ class Bootstrap:
                     break
                 ex.feed(d)
             ex.step()
+            err = getattr(ex.tr, "error", None)
+            if err:             # DTLS failed: no fallback for the Bootstrap-Server
+                self._close()
+                self.fail(err)
         st = self.state
         if st == _FIN:
             self.state = _IDLE

@@ -45,7 +45,8 @@ class Server:
         self.loc = None
         self.ex = None
         self.sent = None    # (lifetime, binding, links) last told to the server
-        self.wake = False   # queue mode: back from sleep, Update not done yet
+        self.wake = False   # queue mode: asleep, or back and the Update not done yet
+        self.fresh = False  # a new transport since registering: DTLS handshake first
 
     def res(self, rid, default=None):
         # a resource of this account's Server object instance
@@ -58,13 +59,47 @@ class Server:
     def lifetime(self):
         return self.res(1, 86400)
 
-    def connect(self):
+    def connect(self, saved=None):
         if self.ex:
             return
         b = self.c.board
-        host, port, sec = parse_uri(self.uri)
-        tr = b.udp(host, port)
-        self.ex = Exchange(tr, b.clock, b.random, self)
+        self.ex = Exchange(self.c.transport(self.uri, self.sec(), saved), b.clock, b.random, self)
+        self.fresh = True
+
+    def sec(self):
+        # this account's Security object instance
+        for i in self.c.objs[0].inst.values():
+            if i.get(10) == self.ssid and not i.get(1):
+                return i
+        return {}
+
+    def close(self):
+        # drop the transport (and a DTLS session): the next attempt starts afresh
+        if self.ex:
+            self.ex.cancel()
+            self.ex.tr.close()
+            self.ex = None
+
+    def _tls(self):
+        # the DTLS state of this account's transport: None (plain or fine),
+        # else the handshake / session failed. Transport spec §5.2.9: alerts
+        # marked "Fail" (certificates, unknown PSK identity) skip the retries
+        # and go to the sequence delay (and bootstrap if so configured);
+        # the others are retried with the usual back-off.
+        tr = self.ex.tr
+        err = getattr(tr, "error", None)
+        if not err:
+            return
+        a = tr.alert or 0
+        self.c.log("dtls", err)
+        for i in self.c.objs[1].inst.values():
+            if i.get(0) == self.ssid:
+                i[11] = a
+        self.close()
+        if 42 <= a <= 49 and a != 47 or a >= 112:
+            self.fails = self.res(17, 5)
+        self.state = _WAIT
+        self._failed(None)
 
     # handler interface of the Exchange
     def request(self, m):
@@ -101,6 +136,7 @@ class Server:
     def register(self):
         self.connect()
         self.ex.cancel()
+        self.fresh = self.wake = False
         q, s = self._query(True)
         links = self.c.engine.links()
         m = Msg(CON, POST, token=self.ex.token(), payload=links.encode())
@@ -142,6 +178,8 @@ class Server:
         d = d * 1000 + self.c.board.random(1)[0] * d * 100 // 255  # + up to 10 % jitter
         self.due = self.c.board.clock.ms() + d
         self.c.log("register failed", r.code if r else "timeout", "retry in %ds" % (d // 1000))
+        if self.ex and hasattr(self.ex.tr, "alert"):
+            self.close()    # DTLS: a new handshake on the next attempt
         if self.c.on_reg_fail:
             self.c.on_reg_fail(self)
 
@@ -201,15 +239,35 @@ class Server:
         if self.state == _OK:
             self.due = 0
 
+    def _hs(self):
+        # a new DTLS transport while registered (after a deep sleep): finish the
+        # handshake before the Update. An abbreviated handshake or a saved
+        # connection keeps the registration; a full one means Register again
+        # (transport spec §6.4.3). True while the handshake is under way.
+        tr = self.ex.tr
+        st = getattr(tr, "state", None)
+        if st == "idle":
+            tr.start()
+        elif st == "connected" and not tr.resumed():
+            self.c.log("full handshake: register again")
+            self.register()
+            return True
+        self.fresh = st not in (None, "connected")
+        return self.fresh
+
     def step(self, now):
         if self.paused():
             return
         if self.ex:
+            self._tls()
+        if self.ex:
             self.ex.step()
         if self.state in (_IDLE, _WAIT) and now >= self.due:
             self.register()
-        elif self.state == _OK and now >= self.due:
-            self.update()
+        elif self.state == _OK and now >= self.due and self.c.board.radio:
+            self.connect()
+            if not (self.fresh and self._hs()):
+                self.update()
         elif self.state == _OFF and self.due and now >= self.due:
             self.register()
 
@@ -217,6 +275,8 @@ class Server:
         if self.paused():
             return None
         d = self.ex.deadline() if self.ex else None
+        if self.fresh and d is not None:
+            return d            # DTLS handshake under way
         if self.state in (_IDLE, _WAIT, _OK) or (self.state == _OFF and self.due):
             if d is None or self.due < d:
                 d = self.due
@@ -228,7 +288,7 @@ class Server:
     def ready(self):
         # may notify / Send: registered, and after a wake-up only once the
         # Update went through (the server learns first that we are back)
-        return self.state == _OK or self.state == _UPD and not self.wake
+        return self.state in (_OK, _UPD) and not self.wake
 
     def queue(self):
         return "Q" in self.res(7, "U")
@@ -253,7 +313,9 @@ class Client:
         self.timers = []
         from client.exchange import max_transmit_wait
         self.awake_ms = max_transmit_wait()     # queue mode awake window
-        self.sleeps = self.asleep_ms = 0
+        self.sleeps = self.asleep_ms = self.off_at = 0
+        self.deep_ms = None     # radio-off sleeps at least this long are deep sleeps
+        self.deep = 0           # ms of deep sleep due: run() returns, main hibernates
         self.accounts()
 
     def accounts(self):
@@ -310,6 +372,20 @@ class Client:
         # Send (POST /dp) these paths, queued until a server is registered
         self.rep().send(paths, cf)
 
+    def transport(self, uri, sec, saved=None):
+        # a datagram transport to uri: UDP, or DTLS with the Security instance's
+        # credentials (mode 0: PSK identity /0/x/3, key /0/x/5; saved: a DTLS
+        # state from before a deep sleep)
+        b = self.board
+        host, port, secure = parse_uri(uri)
+        tr = b.udp(host, port)
+        if secure:
+            from client.dtls import Dtls
+            tr = Dtls(tr, sec.get(3, b""), sec.get(5, b""), b.clock.ms, b.random, cid=True)
+            if saved:
+                tr.load(saved)
+        return tr
+
     def step(self):
         b = self.board
         if self.store:
@@ -332,21 +408,24 @@ class Client:
         if self.reporter:
             self.reporter.step(now)
 
-    def next_step_ms(self):
-        now = self.board.clock.ms()
+    def _next(self, timers=True):
+        # the earliest deadline (client ms): the servers', the reporter's (the
+        # radio ones while offline), bootstrap, and the application's timers
         d = self.bootstrap.deadline() if self.bootstrap else None
-        for s in self.servers:
-            x = s.deadline()
+        for x in [s.deadline() for s in self.servers] + [self.reporter.deadline() if self.reporter else None] + (
+                [t[0] for t in self.timers] if timers else []):
             if x is not None and (d is None or x < d):
                 d = x
-        for x in [self.reporter.deadline() if self.reporter else None] + [t[0] for t in self.timers]:
-            if x is not None and (d is None or x < d):
-                d = x
-        return 3600000 if d is None else max(0, d - now)
+        return d
+
+    def next_step_ms(self):
+        d = self._next()
+        return 3600000 if d is None else max(0, d - self.board.clock.ms())
 
     def run(self, until=None):
         # until: client time (ms) at which to return; None = until stopped
-        while not self.reboot and (until is None or self.board.clock.ms() < until):
+        # (or until a deep sleep is due: self.deep ms, see firmware/main.py)
+        while not self.reboot and not self.deep and (until is None or self.board.clock.ms() < until):
             self.step()
             self.idle(until)
 
@@ -355,6 +434,8 @@ class Client:
         # awake window is over, with the radio off
         b = self.board
         t = self.next_step_ms()
+        if not b.radio:
+            return self._off(t, until)
         if until is not None:
             t = min(t, until - b.clock.ms())
         a = self.awake_left()
@@ -363,7 +444,28 @@ class Client:
         elif a > 0:
             b.wait(a)
         else:
-            self.sleep(t, until is None or t < until - b.clock.ms() or t == self.next_step_ms())
+            self.radio_off()
+
+    def _off(self, t, until):
+        # radio off: nothing is received or answered, what arrives is lost.
+        # Application timers run with the radio off (a sensor reading, stored
+        # notifications); a deadline that needs the radio wakes it. A long
+        # enough sleep is a deep sleep (power down, state in storage).
+        b = self.board
+        if self.deep_ms is not None and t >= self.deep_ms:
+            self.deep = t
+            return
+        if until is not None:
+            t = min(t, until - b.clock.ms())
+        end = b.clock.ms() + t
+        while b.clock.ms() < end:
+            b.wait(end - b.clock.ms())
+            for s in self.servers:
+                while s.ex and s.ex.tr.recv() is not None:
+                    pass        # lost, as on a sleeping radio
+        r = self._next(False)
+        if r is not None and r <= b.clock.ms():
+            self.wake()
 
     def awake_left(self):
         # queue mode (transport spec §6.5): ms left of the awake window after
@@ -375,30 +477,35 @@ class Client:
         last = max(max(s.ex.last_rx, s.ex.last_tx) for s in q)
         return max(0, last + self.awake_ms - self.board.clock.ms())
 
-    def sleep(self, ms, wake=True):
-        # radio off until the next deadline: nothing is received or answered
-        # meanwhile; on wake an Update goes first so the server can deliver
-        # what it queued, and notifications wait for it
+    def radio_off(self):
+        # the awake window is over: radio off until a deadline needs it
         b = self.board
-        if b.radio:
-            self.log("sleep %ds" % (ms // 1000))
-            self.sleeps += 1
+        d = self._next(False)
+        self.log("sleep %ds" % ((d - b.clock.ms()) // 1000 if d else 3600))
+        self.sleeps += 1
+        self.off_at = b.clock.ms()
         b.radio = False
-        end = b.clock.ms() + ms
-        while b.clock.ms() < end:
-            b.wait(end - b.clock.ms())
-            for s in self.servers:
-                while s.ex and s.ex.tr.recv() is not None:
-                    pass        # lost, as on a sleeping radio
-        self.asleep_ms += ms
-        if not wake:            # run(until) ended first: still asleep
-            return
-        b.radio = True
-        self.log("wake")
         for s in self.servers:
             if s.queue() and s.state == _OK:
-                s.wake = True
+                s.wake = True   # not ready(): notifications are stored meanwhile
+
+    def wake(self):
+        # radio on, for a deadline or an application event (e.g. a sensor
+        # threshold): an Update goes first so the server can deliver what it
+        # queued, and notifications (stored ones first) wait for its 2.04
+        b = self.board
+        if b.radio:
+            return
+        b.radio = True
+        self.asleep_ms += b.clock.ms() - self.off_at
+        self.log("wake")
+        for s in self.servers:
+            if s.wake and s.state == _OK:
                 s.due = 0
+
+    def off_ms(self):
+        # total radio-off time so far
+        return self.asleep_ms + (0 if self.board.radio else self.board.clock.ms() - self.off_at)
 
     def stop(self, timeout_ms=5000):
         # orderly shutdown: De-register from every server (bounded wait)

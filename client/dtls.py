@@ -64,6 +64,7 @@ class Dtls:
         self._cid = cid
         self.state = "idle"
         self.error = None
+        self.alert = None  # the alert that ended the session (sent or received)
         self._due = None
         self._flight = None
         self._q = []
@@ -88,9 +89,11 @@ class Dtls:
         self._hello()
 
     def deadline(self):
-        return self._due  # board clock ms when step() has work, or None
+        return self._due if self._flight else None  # board clock ms when step() has work
 
     def step(self):
+        if not self._flight:
+            self._due = None  # the last flight arrived (the server's records said so)
         if self._due is not None and self._now() - self._due >= 0:
             if self._n >= self.tries:
                 return self._fail("handshake failed: timeout (no answer)")
@@ -145,6 +148,33 @@ class Dtls:
                 self._send(False)  # the server repeated its flight: ours was lost
             if app is not None:
                 return app
+
+    def resumed(self):
+        # connected without a full handshake (abbreviated, or a saved connection)
+        return self._res
+
+    def save(self):
+        # what survives a deep sleep: with a connection id the whole connection
+        # (keys, sequence numbers) so a wake-up needs no handshake at all, else
+        # the session for an abbreviated handshake. Secrets: keep in the board's
+        # storage only.
+        if self.state != "connected" or not self._scid:
+            return [self.session]
+        return [self.session, self._suite, self._wk, self._rk, self._wx, self._rx,
+                self._wseq[1], self._top, self._win, self._scid]
+
+    def load(self, v):
+        # resume from save(): connected at once with a connection id
+        self.session = v[0]
+        if len(v) > 1:
+            (self._suite, self._wk, self._rk, self._wx, self._rx, n,
+             self._top, self._win, self._scid) = v[1:]
+            self._wseq = [0, n + 8]  # a margin: records sent after the save were lost
+            self._wep = self._rep = 1
+            self._res = True
+            self._flight = None
+            self._q = []
+            self.state = "connected"
 
     # --- record layer
 
@@ -219,7 +249,7 @@ class Dtls:
                 self.state = "closed"
                 self._due = None
             elif body[0] == 2:  # fatal
-                a = body[1]
+                a = self.alert = body[1]
                 if self.state == "connected":
                     msg = "alert: "
                 else:
@@ -414,6 +444,7 @@ class Dtls:
 
     def _fail(self, msg, alert=0):
         if alert:
+            self.alert = alert
             try:
                 self.t.send(self._rec(_ALERT, self._wep, bytes((2, alert))))
             except OSError:

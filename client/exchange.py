@@ -70,7 +70,8 @@ class Exchange:
                 self.wait[m.token] = [cb, self.clock.ms() + max_transmit_wait(self.ack_timeout, self.max_retransmit)]
 
     def busy(self):
-        return bool(self.out or self.queue or self.wait)
+        # something outstanding, also a DTLS handshake under way
+        return bool(self.out or self.queue or self.wait) or self.tr.deadline() is not None
 
     def _done(self, cb, res):
         self.out = None
@@ -179,7 +180,9 @@ class Exchange:
             self.seen.pop(0)
 
     def deadline(self):
-        d = self.out[3] if self.out else None
+        d = self.tr.deadline()      # a DTLS flight to retransmit
+        if self.out and (d is None or self.out[3] < d):
+            d = self.out[3]
         for w in self.wait.values():
             if d is None or w[1] < d:
                 d = w[1]

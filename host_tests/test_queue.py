@@ -49,8 +49,8 @@ def test_notifications_wait_for_the_update_and_keep_order(mp):
 r = observe("/3303/0/5700", "pmax=600")
 run(15000)                                  # asleep now
 # the application changes the value three times while the radio is off:
-# each change wakes the client (an application event) ...
-c.at(100000, lambda: c.set((3303, 0, 5700), 1.0))
+# the change is an application event that wakes the radio (client.wake)
+c.at(100000, lambda: (c.set((3303, 0, 5700), 1.0), c.wake()))
 run(200000)
 order = [("U" if m.code == POST else "N", round(t / 1000)) for t, m in sent
          if m.code == POST and m.strs(URI_PATH) == ["rd", "x"] or m.token == r.token and m.t in (CON, NON)]
@@ -71,7 +71,7 @@ import time
 t0 = time.ticks_ms()
 run(7 * 86400 * 1000)
 ups = [t for t, m in sent if m.code == POST and m.strs(URI_PATH) == ["rd", "x"]]
-print([c.sleeps, len(ups), c.asleep_ms, b.clock.ms(), time.ticks_diff(time.ticks_ms(), t0)])
+print([c.sleeps, len(ups), c.off_ms(), b.clock.ms(), time.ticks_diff(time.ticks_ms(), t0)])
 """)
     sleeps, updates, slept, total, real_ms = res
     assert updates == 7 * 86400 // 3240          # 186: exactly one wake per Update
