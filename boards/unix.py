@@ -73,6 +73,17 @@ class Board:
         self.poll.register(t.sock, select.POLLIN)
         return t
 
+    def rtc_ms(self):
+        # wall-clock ms, running on through a deep sleep (the board's RTC)
+        return time.time_ns() // 1000000
+
+    def deep_sleep(self, ms):
+        # power down for ms. The unix port sleeps with its sockets closed; the
+        # caller then exits and whoever runs it starts it again (a reboot)
+        for t in list(self.open):
+            t.close()
+        time.sleep_ms(ms)
+
     def random(self, n):
         return os.urandom(n)
 

@@ -21,6 +21,21 @@ class VirtualBoard(Board):
         super().__init__(state)
         self.clock = VClock()
         self.slice = slice_ms
+        try:        # the virtual RTC runs on through a simulated deep sleep
+            with open(state + "/vclock") as f:
+                self.clock.now = int(f.read())
+        except OSError:
+            pass
+
+    def rtc_ms(self):
+        return self.clock.epoch * 1000 + self.clock.now
+
+    def deep_sleep(self, ms):
+        for t in list(self.open):
+            t.close()
+        self.clock.now += ms
+        with open(self.state + "/vclock", "w") as f:
+            f.write(str(self.clock.now))
 
     def wait(self, ms):
         ms = int(ms)

@@ -27,6 +27,39 @@ def _val(t, v):
     return v if v is None else check(t, v)
 
 
+def read(d, name):
+    # a file written by write(): the CBOR value, None (missing), False (corrupted)
+    try:
+        with open(d + "/" + name, "rb") as f:
+            b = f.read()
+    except OSError:
+        return None
+    try:
+        if b[:4] != _MAGIC:
+            return False
+        n, crc = unpack(">II", b[4:12])
+        p = b[12:]
+        if len(p) != n or crc32(p) & 0xFFFFFFFF != crc:
+            return False
+        return cbor.loads(p)
+    except Exception:
+        return False
+
+
+def write(d, name, v):
+    # atomically: a temporary file renamed over the old one
+    p = cbor.dumps(v)
+    tmp = d + "/" + name + ".tmp"
+    try:
+        os.mkdir(d)
+    except OSError:
+        pass
+    with open(tmp, "wb") as f:
+        f.write(_MAGIC + pack(">II", len(p), crc32(p) & 0xFFFFFFFF))
+        f.write(p)
+    os.rename(tmp, d + "/" + name)
+
+
 class Store:
     def __init__(self, client, d="state"):
         self.c = client
@@ -39,22 +72,8 @@ class Store:
 
     def read(self, name):
         # {oid: {iid: {...}}}, or None (missing), or False (corrupted)
-        try:
-            with open(self.path(name), "rb") as f:
-                b = f.read()
-        except OSError:
-            return None
-        try:
-            if b[:4] != _MAGIC:
-                return False
-            n, crc = unpack(">II", b[4:12])
-            p = b[12:]
-            if len(p) != n or crc32(p) & 0xFFFFFFFF != crc:
-                return False
-            v = cbor.loads(p)
-            return v if isinstance(v, dict) else False
-        except Exception:
-            return False
+        v = read(self.dir, name)
+        return v if v is None or isinstance(v, dict) else False
 
     def load(self, names=(STORE, FACTORY)):
         # the saved configuration, else the factory one: "store" | "factory"
@@ -115,17 +134,8 @@ class Store:
         return out
 
     def save(self):
-        p = cbor.dumps(self.snapshot())
-        tmp = self.path(STORE + ".tmp")
         try:
-            os.mkdir(self.dir)
-        except OSError:
-            pass
-        try:
-            with open(tmp, "wb") as f:
-                f.write(_MAGIC + pack(">II", len(p), crc32(p) & 0xFFFFFFFF))
-                f.write(p)
-            os.rename(tmp, self.path(STORE))
+            write(self.dir, STORE, self.snapshot())
         except OSError as e:
             self.dirty = False      # no retry every step (full flash...)
             self.c.log("store not saved", e.args[0] if e.args else "")

@@ -3,6 +3,10 @@
 #       [--lifetime S] [--binding U|UQ] [--state DIR] [--clock real|virtual]
 #       [--duration S] [--quiet] [--app MODULE] [--bootstrap coap://HOST:PORT]
 #       [--awake S]   (queue mode, --binding UQ: awake window after the last message)
+#       [--deep S]    (radio-off sleeps of S seconds or more are deep sleeps: state
+#                      saved, power down; the unix port exits with code 3 and
+#                      restores it when started again)
+#       [--psk-identity ID --psk-key HEX]   (credentials of coaps:// servers)
 # Without --server the configuration comes from --state DIR: the saved one
 # (lwm2m.cfg), else a --bootstrap account, else the factory one (factory.cfg,
 # tools/provision.py); with no usable server account the client bootstraps.
@@ -14,7 +18,7 @@ import sys
 def options(argv):
     o = {"server": None, "endpoint": "mpy-client", "lifetime": "300", "binding": "U",
          "state": "state", "clock": "real", "duration": None, "quiet": False, "app": None,
-         "bootstrap": None, "awake": None}
+         "bootstrap": None, "awake": None, "deep": None, "psk-identity": "", "psk-key": None}
     i = 0
     while i < len(argv):
         k = argv[i]
@@ -49,11 +53,15 @@ def build(board, o, log):
     sec = Security()
     srv = Server()
     acl = AccessControl()
+    kw = {}
+    if o["psk-key"]:        # Security mode 0 (PSK)
+        from binascii import unhexlify
+        kw = {"mode": 0, "identity": o["psk-identity"].encode(), "key": unhexlify(o["psk-key"])}
     if o["server"]:
-        sec.add(0, o["server"], ssid=1)
+        sec.add(0, o["server"], ssid=1, **kw)
         srv.add(0, 1, lifetime=int(o["lifetime"]), binding=o["binding"])
         if o["bootstrap"]:
-            sec.add(1, o["bootstrap"], bootstrap=True)
+            sec.add(1, o["bootstrap"], bootstrap=True, **kw)
     temp = Sensor()
     temp.create(0)
     data = AppData()
@@ -67,7 +75,7 @@ def build(board, o, log):
         st = Store(c, board.state)
         if not st.load((STORE,)):
             if o["bootstrap"]:
-                sec.add(0, o["bootstrap"], bootstrap=True)
+                sec.add(0, o["bootstrap"], bootstrap=True, **kw)
             elif not st.load((FACTORY,)):
                 raise SystemExit("no configuration: --server, --bootstrap or factory.cfg in --state")
         c.accounts()
@@ -91,6 +99,10 @@ def main(argv):
         until = board.clock.ms() + int(float(o["duration"]) * 1000)
     while True:
         c = build(board, o, log)
+        if o["deep"]:
+            from client.sleep import restore
+            c.deep_ms = int(float(o["deep"]) * 1000)
+            restore(c)
         if o["app"]:
             __import__(o["app"], None, None, ["start"]).start(c)
         try:
@@ -101,6 +113,11 @@ def main(argv):
             c.store.flush()
             if c.reboot == 5:       # Factory Reset: back to factory.cfg
                 c.store.erase()
+        if c.deep:              # power down; the board's next boot restores
+            from client.sleep import hibernate
+            hibernate(c, c.deep)
+            board.deep_sleep(c.deep)
+            sys.exit(3)         # the unix port: started again by its runner
         if c.reboot:
             log("reboot")
             for t in list(board.open):

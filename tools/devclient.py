@@ -86,6 +86,24 @@ class DevClient:
         self.kill()
 
 
+def boots(server_uri, ep, *args, n=3, state=None, between=None, **kw):
+    """Run the client through n deep sleeps (--deep): each boot runs until it
+    powers down (exit code 3) and the next one starts from the saved state.
+    between(i) runs while the device is powered down after boot i.
+    Returns the DevClient of every boot (its .lines, .rc)."""
+    out = []
+    for i in range(n):
+        c = DevClient(server_uri, ep, *args, state=state, **kw)
+        c.rc = c.p.wait(60)
+        c.t.join(5)
+        out.append(c)
+        if c.rc != 3:
+            break
+        if between:
+            between(i)
+    return out
+
+
 def stamps(c, text):
     """client-time seconds of c's output lines containing text"""
     out = []
