@@ -64,6 +64,7 @@ class Server:
             return
         b = self.c.board
         self.ex = Exchange(self.c.transport(self.uri, self.sec(), saved), b.clock, b.random, self)
+        self.ex.rai = getattr(b, "rai", None)   # a cellular board's RAI hook
         self.fresh = True
 
     def sec(self):

@@ -34,6 +34,7 @@ class Exchange:
         self.nons = []              # (mid, token) of recent NON notifications
         self.last_rx = self.last_tx = 0
         self.tx_bytes = self.rx_bytes = 0
+        self.rai = None             # board hook: rai(coap type, more) before a send
 
     def token(self):
         return bytes(self.rand(4))
@@ -41,6 +42,8 @@ class Exchange:
     def _tx(self, data):
         self.tx_bytes += len(data)
         self.last_tx = self.clock.ms()
+        if self.rai:    # cellular: Release Assistance for this message (type, more queued)
+            self.rai(data[0] >> 4 & 3, bool(self.queue))
         self.tr.send(data)
 
     def _next_mid(self):
