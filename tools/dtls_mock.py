@@ -8,16 +8,21 @@ cookie exchange, extended master secret, session-id resumption, and a CID
 (given to the client in ServerHello) by which a session is found whatever the
 client's address: after a NAT rebinding the echo goes to the new address.
 One thread, unfragmented client messages (all our client sends).
+With `upstream` it forwards application data instead of echoing it (Relay of
+tools/dtls_peer.py, used by tools/dtls_front.py); cid=N then gives each
+connection a random CID of N bytes.
 """
+import collections
 import hashlib
 import hmac
 import os
-import select
 import socket
 import threading
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
+
+from dtls_peer import Relay
 
 V = b"\xfe\xfd"
 CCM8, CBC = 0xC0A8, 0x00AE
@@ -46,24 +51,30 @@ class Conn:
         self.transcript = b""
         self.mseq = 0
         self.done = False
+        self.ident = None     # PSK identity, once known
+        self.cid = None
 
 
-class MockServer:
+class MockServer(Relay):
     def __init__(self, psk_store, suites=(CCM8, CBC), cid=b"\xc1\xd0\x0c\x1d", cookie=True,
-                 repeat=False):
+                 repeat=False, upstream=None, bind=("127.0.0.1", 0)):
         self.psks = dict(psk_store)
         self.suites = suites
-        self.cid = cid            # None: ignore the client's connection_id extension
+        # bytes: the CID of every connection; int: a random one of that length
+        # per connection; None: ignore the client's connection_id extension
+        self.cid = cid
+        self.cidlen = cid if isinstance(cid, int) else len(cid or b"")
         self.cookie = cookie
         self.repeat = repeat      # send the resumed flight twice (a retransmission)
         self.secret = os.urandom(16)
-        self.sessions = {}        # session id -> (master, suite, ems)
+        self.sessions = {}        # session id -> (master, suite, ems, identity)
         self.conns = {}           # address -> Conn
         self.by_cid = {}
-        self.events = []
+        self.events = collections.deque(maxlen=10000)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind(bind)
         self.addr = self.sock.getsockname()
+        self._relay(upstream)
         self._stop = False
         self._th = threading.Thread(target=self._run, daemon=True)
 
@@ -75,12 +86,14 @@ class MockServer:
         self._stop = True
         self._th.join(5)
         self.sock.close()
+        self._close_ups()
 
     def _run(self):
         while not self._stop:
-            if not select.select([self.sock], [], [], 0.02)[0]:
+            if not self._wait(0.02):
                 continue
             data, addr = self.sock.recvfrom(4096)
+            self._count(data, "in")
             try:
                 self._datagram(data, addr)
             except Exception as e:  # noqa: BLE001 - a test peer reports, never dies
@@ -94,7 +107,7 @@ class MockServer:
             typ, sn = d[i], d[i + 3:i + 11]
             cid = b""
             if typ == 25:  # tls12_cid: the CID we gave sits between seq and length
-                cid = d[i + 11:i + 11 + len(self.cid)]
+                cid = d[i + 11:i + 11 + self.cidlen]
                 c = self.by_cid.get(cid)
                 if c is None:
                     self.events.append(("unknown cid", cid))
@@ -123,6 +136,8 @@ class MockServer:
                 c.rep = 1
             elif typ == 22:
                 self._handshake(c, body)
+            elif typ == 23 and self.upstream:
+                self._up(c.ident, c, body)
             elif typ == 23:
                 self.events.append(("data", body))
                 self._send(c, [(23, 1, body)])   # echo
@@ -137,7 +152,21 @@ class MockServer:
             if ep:
                 body = self._seal(c, typ, sn, body)
             d += bytes([typ]) + V + sn + len(body).to_bytes(2, "big") + body
-        self.sock.sendto(d, c.addr)
+        self._sendto(d, c.addr)
+
+    def _sendto(self, d, addr):
+        self._count(d, "out")
+        self.sock.sendto(d, addr)
+
+    def _down(self, c, data):
+        # a datagram from upstream for connection c, to its current address
+        if c.done == 2:
+            self._send(c, [(23, 1, data)])
+
+    def _connected(self, c):
+        self.events.append(("handshake", c.suite))
+        self.stats["handshakes"] += 1
+        self._up(c.ident, c)
 
     def _seal(self, c, typ, sn, p):
         aad = sn + bytes([typ]) + V + len(p).to_bytes(2, "big")
@@ -201,8 +230,10 @@ class MockServer:
         if self.cookie and cookie != want:
             # HelloVerifyRequest, stateless: echo the record sequence number
             body = hs(3, V + bytes([16]) + want, mseq)
-            self.sock.sendto(bytes([22]) + V + sn + len(body).to_bytes(2, "big") + body, addr)
+            self._sendto(bytes([22]) + V + sn + len(body).to_bytes(2, "big") + body, addr)
             return None
+        if old is not None and old.cid:
+            self.by_cid.pop(old.cid, None)
         c = Conn(addr)
         self.conns[addr] = c
         c.crand, c.srand = crand, os.urandom(32)
@@ -214,13 +245,14 @@ class MockServer:
         if c.ems:
             ext += b"\x00\x17\x00\x00"
         if 54 in exts and self.cid is not None:
-            v = bytes([len(self.cid)]) + self.cid
+            c.cid = os.urandom(self.cid) if isinstance(self.cid, int) else self.cid
+            v = bytes([len(c.cid)]) + c.cid
             ext += b"\x00\x36" + len(v).to_bytes(2, "big") + v
-            self.by_cid[self.cid] = c
+            self.by_cid[c.cid] = c
             self.events.append(("cid offered", exts[54]))
         resumed = self.sessions.get(sid) if sid else None
         if resumed and resumed[1] in offered and resumed[2] == c.ems:
-            c.sid, (c.master, suite, _) = sid, resumed
+            c.sid, (c.master, suite, _, c.ident) = sid, resumed
         else:
             resumed = None
             c.sid = os.urandom(32)
@@ -260,6 +292,7 @@ class MockServer:
         if typ == 16:  # ClientKeyExchange: psk_identity
             ident = body[2:2 + int.from_bytes(body[:2], "big")].decode()
             psk = self.psks[ident]
+            c.ident = ident
             c.transcript += m
             n = len(psk).to_bytes(2, "big")
             pms = n + bytes(len(psk)) + n + psk
@@ -280,10 +313,11 @@ class MockServer:
                 return
             c.transcript += m
             if c.done:   # resumed: the client's Finished ends it
-                self.events.append(("handshake", c.suite))
                 c.done = 2
+                self._connected(c)
                 return
             fin = prf(c.master, b"server finished", hashlib.sha256(c.transcript).digest(), 12)
             self._send(c, [(20, 0, b"\x01"), self._hs(c, 20, fin, 1)])
-            self.sessions[c.sid] = (c.master, c.suite, c.ems)
-            self.events.append(("handshake", c.suite))
+            self.sessions[c.sid] = (c.master, c.suite, c.ems, c.ident)
+            c.done = 2
+            self._connected(c)
