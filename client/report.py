@@ -10,6 +10,7 @@ from client.codes import (ACCEPT, BAD_REQUEST, CHANGED, CON, CONTENT, CONTENT_FO
                           R, TIME, UINT, UNSUPPORTED_CONTENT_FORMAT, URI_PATH, W)
 
 _DAY = const(86400000)      # a CON notification at least once a day (RFC 7641 §4.5)
+_NMAX = const(32)           # stored notifications at most (and store_max bytes)
 _NUM = (INT, UINT, FLOAT, TIME)
 _PERIODS = ("pmin", "pmax", "epmin", "epmax")
 
@@ -17,6 +18,10 @@ _PERIODS = ("pmin", "pmax", "epmin", "epmax")
 def _under(a, b):
     # path a equals or lies below path b
     return a[:len(b)] == b
+
+
+def _min(d, t):
+    return t if d is None or t < d else d
 
 
 class Obs:
@@ -35,11 +40,17 @@ class Obs:
 
 
 class Reporter:
+    store_max = 1024    # bytes of stored notification payloads at most
+    coalesce_ms = 0     # wake-up coalescing horizon (0: off), see step()
+    dropped = 0         # stored notifications dropped because the store was full
+
     def __init__(self, client):
         self.c = client
         self.obs = []
         self.attrs = {}         # (ssid, path) -> {name: value}
         self.sends = []         # (paths, fmt) queued until registered
+        self.pend = []          # stored notifications, oldest first:
+        #                         [obs, seq, code, content-format, payload, ms]
 
     # -- attributes --------------------------------------------------------
     def write_attrs(self, path, qs, srv):
@@ -94,7 +105,7 @@ class Reporter:
         o = m.uint(OBSERVE)
         self.cancel(srv, m.token)
         if o == 1:  # deregister: the same token (RFC 7641) or the same path
-            self.obs = [x for x in self.obs if not (x.srv is srv and x.paths == [path])]
+            self._end(lambda x: x.srv is srv and x.paths == [path])
             return self.c.engine.read(path, acc)
         return self._start(Obs(srv, m.token, [path], acc, False))
 
@@ -116,12 +127,17 @@ class Reporter:
         payload, cf = e.encode(p, recs, ob.acc)
         return Msg(code=CONTENT, payload=payload).add(CONTENT_FORMAT, cf)
 
+    def _end(self, f):
+        # end the observations f(o) is true for, with their stored notifications
+        self.obs = [o for o in self.obs if not f(o)]
+        self.pend = [p for p in self.pend if not f(p[0])]
+
     def cancel(self, srv, token):
-        self.obs = [o for o in self.obs if not (o.srv is srv and o.token == token)]
+        self._end(lambda o: o.srv is srv and o.token == token)
 
     def drop(self, srv):
         # De-register / re-Register / unbootstrap: the server's observations go
-        self.obs = [o for o in self.obs if o.srv is not srv]
+        self._end(lambda o: o.srv is srv)
 
     def changed(self, path):
         for ob in self.obs:
@@ -145,37 +161,34 @@ class Reporter:
                 return
         ob.dirty = True
 
-    def _due(self, ob):
-        # when ob notifies next: a change after pmin, or pmax without one;
-        # epmax evaluates the value again
-        a = self.eff(ob.paths[0], ob.srv)
-        d = None
-        if ob.dirty:
-            d = ob.last + a["pmin"] * 1000
-        if a["pmax"] and a["pmax"] >= a["pmin"]:
-            t = ob.last + a["pmax"] * 1000
-            d = t if d is None or t < d else d
-        if a.get("epmax"):
-            t = ob.eval + a["epmax"] * 1000
-            d = t if d is None or t < d else d
-        return d
-
-    def notify(self, ob, now):
+    def _note(self, ob, now):
+        # ob's next notification, rendered now (a new Observe number)
         ob.dirty = False
         ob.last = ob.eval = now
         ob.seq = (ob.seq + 1) & 0xFFFFFF
-        srv = ob.srv
         try:
-            r = self._render(ob)
+            return self._render(ob)
         except CoapError as e:      # what was observed is gone: final 4.xx
             self.obs.remove(ob)
-            r = Msg(code=e.code)
+            return Msg(code=e.code)
+
+    def notify(self, ob, now):
+        r = self._note(ob, now)
+        self._tx(ob, ob.seq, r, now)
+
+    def _tx(self, ob, seq, r, now):
+        srv = ob.srv
+        ex = srv.ex
         r.token = ob.token
-        r.add(OBSERVE, ob.seq)
+        r.add(OBSERVE, seq)
         if len(r.payload) > 1024:   # the server fetches the rest block-wise
             r = self.c.engine.blk().block2(Msg(), r)
-        # CON per the Server's Default Notification Mode (/1/x/26), and daily
-        con = srv.res(26, 0) or now - ob.con >= _DAY
+        # CON per the Server's Default Notification Mode (/1/x/26), daily, and
+        # while a CON notification is in flight or queued (NSTART 1): a NON
+        # would overtake it, and notifications arrive in the order made
+        o = ex.out
+        con = (srv.res(26, 0) or now - ob.con >= _DAY or o and o[7] >= 64
+               or any(m.code >= 64 for m, _ in ex.queue))
         r.t = CON if con else NON
         if con:
             ob.con = now
@@ -183,33 +196,141 @@ class Reporter:
         def done(res):
             if res is None or res is False:     # timed out or RST: observer gone
                 self.cancel(srv, ob.token)
-        self.c.log("notify", pstr(ob.paths[0]), ob.seq)
-        srv.ex.send(r, done)
+        self.c.log("notify", pstr(ob.paths[0]), seq)
+        ex.send(r, done)
+
+    def _store(self, ob, now):
+        # Notification Storing When Disabled or Offline (/1/x/6): a change due
+        # while the server is not ready is rendered now and kept for after the
+        # wake-up Update. Bounded: store_max payload bytes and _NMAX
+        # notifications in all; when full the oldest are dropped (counted).
+        r = self._note(ob, now)
+        q = self.pend
+        q.append([ob, ob.seq, r.code, r.opt(CONTENT_FORMAT), bytes(r.payload), now])
+        self.c.log("store", pstr(ob.paths[0]), ob.seq)
+        n = 0
+        while len(q) > _NMAX or sum(len(p[4]) for p in q) > self.store_max:
+            q.pop(0)
+            n += 1
+        if n:
+            self.dropped += n
+            self.c.log("store full, dropped", n)
+
+    def _held(self, srv):
+        # stored notifications of srv wait: live ones must not overtake them
+        for p in self.pend:
+            if p[0].srv is srv:
+                return True
+        return False
+
+    def _flush(self, now):
+        # stored notifications of a ready server, oldest first, each with its
+        # own Observe number: NON ones go at once, a CON one holds the rest
+        # until its ACK (the exchange is busy: nothing would keep the order)
+        for p in list(self.pend):
+            s = p[0].srv
+            if s.ready() and not (s.ex.out or s.ex.queue):
+                self.pend.remove(p)
+                r = Msg(code=p[2], payload=p[4])
+                if p[3] is not None:
+                    r.add(CONTENT_FORMAT, p[3])
+                self._tx(p[0], p[1], r, now)
 
     def step(self, now):
+        # Called at every client step, radio on or off. An observation is due
+        # on a change after pmin, or at pmax. Server ready: notify, stored
+        # ones first. Not ready (offline, or the wake-up Update not answered
+        # yet): a due change is stored if /1/x/6 says so, else it stays dirty
+        # and only the latest value goes once ready; pmax waits for ready too
+        # (it carries no event: one notification of the current value).
+        # Coalescing: while ready (radio on anyway), an observation past pmin
+        # whose pmax falls within coalesce_ms goes now, with the others,
+        # instead of waking the radio again for it later.
+        self._flush(now)
         for ob in list(self.obs):
-            if not ob.srv.ready():
-                continue
-            a = self.eff(ob.paths[0], ob.srv)
+            srv = ob.srv
+            a = self.eff(ob.paths[0], srv)
             if a.get("epmax") and now >= ob.eval + a["epmax"] * 1000 and not ob.dirty:
-                ob.eval = now
+                ob.eval = now       # evaluate (CPU only), online or not
                 if ob.val is not None:
                     self._change(ob, ob.paths[0])
                 else:
                     ob.dirty = True
-            if (ob.dirty and now >= ob.last + a["pmin"] * 1000
-                    or a["pmax"] and a["pmax"] >= a["pmin"] and now >= ob.last + a["pmax"] * 1000):
-                self.notify(ob, now)
+            rdy = srv.ready()
+            if now < ob.last + a["pmin"] * 1000 or rdy and self._held(srv):
+                continue
+            if rdy:
+                p = a["pmax"]
+                if ob.dirty or p and p >= a["pmin"] and now + self.coalesce_ms >= ob.last + p * 1000:
+                    self.notify(ob, now)
+            elif ob.dirty and srv.res(6, True):
+                self._store(ob, now)
         self._flush_sends()
 
-    def deadline(self):
+    def deadline(self, cpu=False):
+        # the next time step() must run (client ms), None: no need.
+        # Online: a change after pmin, pmax, epmax. Radio off: pmax and epmax
+        # only (radio deadlines: the client wakes the radio for them); a
+        # change waits for whatever wakes the client next (stored then), it
+        # must not switch the radio on. cpu=True adds those changes, for a
+        # CPU-only wake-up that stores them on time. While the server is not
+        # ready with the radio on (wake-up Update pending), what step() could
+        # only do once ready is left out, or the scheduler would spin.
+        b = self.c.board
+        now = b.clock.ms()
         d = None
         for ob in self.obs:
-            if ob.srv.registered():
-                t = self._due(ob)
-                if t is not None and (d is None or t < d):
-                    d = t
+            srv = ob.srv
+            if not srv.registered():
+                continue
+            rdy = srv.ready()
+            if rdy and self._held(srv):
+                continue        # the exchange paces the stored ones
+            a = self.eff(ob.paths[0], srv)
+            if ob.dirty and (rdy or (cpu or b.radio) and srv.res(6, True)):
+                d = _min(d, ob.last + a["pmin"] * 1000)
+            if a["pmax"] and a["pmax"] >= a["pmin"]:
+                t = ob.last + a["pmax"] * 1000
+                if rdy or not b.radio or t > now:
+                    d = _min(d, t)
+            if a.get("epmax") and not ob.dirty:
+                d = _min(d, ob.eval + a["epmax"] * 1000)
         return d
+
+    # -- deep sleep: the state as plain data (CBOR) ---------------------------
+    def dump(self, now):
+        # [observations, stored notifications, attributes, Sends]; times
+        # relative to now (ms, <= 0). An observation: [ssid, token, paths,
+        # accept, composite, seq, last, last CON, last evaluation, value,
+        # dirty, active] (inactive: ended by a final 4.xx still stored);
+        # a stored notification: [observation index, seq, code, cf, payload, ms]
+        obs = list(self.obs)
+        for p in self.pend:
+            if p[0] not in obs:
+                obs.append(p[0])
+        return [[[o.srv.ssid, o.token, [list(p) for p in o.paths], o.acc, o.comp, o.seq,
+                  o.last - now, o.con - now, o.eval - now, o.val, o.dirty, o in self.obs] for o in obs],
+                [[obs.index(p[0])] + p[1:5] + [p[5] - now] for p in self.pend],
+                [[k[0], list(k[1]), v] for k, v in self.attrs.items()],
+                [[[list(p) for p in ps], cf] for ps, cf in self.sends]]
+
+    def load(self, d, now, server):
+        # dump()'s data back; now: this clock's reading for the moment of the
+        # dump (time slept taken off); server(ssid) -> Server or None (its
+        # observations are dropped)
+        obs = []
+        self.obs = []
+        for x in d[0]:
+            s = server(x[0])
+            o = Obs(s, x[1], [tuple(p) for p in x[2]], x[3], x[4])
+            o.seq, o.val, o.dirty = x[5], x[9], x[10]
+            o.last, o.con, o.eval = now + x[6], now + x[7], now + x[8]
+            obs.append(o)
+            if s and x[11]:
+                self.obs.append(o)
+        self.pend = [[obs[x[0]]] + x[1:5] + [now + x[5]] for x in d[1] if obs[x[0]].srv]
+        self.attrs = {(x[0], tuple(x[1])): x[2] for x in d[2]}
+        self.sends = [([tuple(p) for p in x[0]], x[1]) for x in d[3]]
 
     # -- composite operations (SenML) ---------------------------------------
     def composite(self, m, srv):
