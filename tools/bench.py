@@ -92,7 +92,7 @@ def main():
     res.update(s)
     res["read_3_0_us"] = read_3_0_us()
     # figures other parts of the project provide, when they are there
-    for mod, fn in (("bench_report", "measure"), ("dtls_bench", "measure"),
+    for mod, fn in (("bench_report", "measure"), ("dtls_bench", "measure_all"),
                     ("bench_bootstrap", "measure"), ("energy", "bench_figures")):
         try:
             res.update(getattr(__import__(mod), fn)())

@@ -104,6 +104,39 @@ d.close()
     }
 
 
+def wake(cid=True):
+    """Handshake bytes a queue-mode wake-up after a deep sleep spends: the real
+    client (firmware/main.py --deep) behind tools/dtls_front.py's mock engine,
+    each boot a new process with a new UDP source port (a NAT rebinding).
+    With a Connection ID the saved connection carries on; without one the
+    saved session gives an abbreviated handshake."""
+    from devclient import boots
+    from dtls_front import DtlsFront
+    from lwm2m_server import Server
+    key = os.urandom(16)
+    args = ("--lifetime", "300", "--binding", "UQ", "--awake", "5", "--deep", "60",
+            "--psk-identity", "dev1", "--psk-key", key.hex())
+    with Server(port=0, awake_s=0.0, flush_delay=0.0) as srv, \
+            DtlsFront(("127.0.0.1", srv.port), {"dev1": key}, engine="mock") as f, \
+            tempfile.TemporaryDirectory() as st:
+        if not cid:
+            f.server.cid = None
+        hs = []
+        runs = boots("coaps://127.0.0.1:%d" % f.addr[1], "bench", *args, n=2, state=st,
+                     between=lambda i: hs.append(f.stats["handshake_bytes"]))
+        kinds = [e["kind"] for e in srv.events if e["kind"] in ("register", "update")]
+    if [c.rc for c in runs] != [3, 3] or kinds != ["register", "update"]:
+        raise RuntimeError("deep-sleep wake failed: %s %s" % (kinds, [c.lines for c in runs]))
+    return hs[1] - hs[0]
+
+
+def measure_all():
+    r = measure()
+    r["dtls_wake_bytes"] = wake(cid=True)
+    r["dtls_wake_bytes_resumption"] = wake(cid=False)
+    return r
+
+
 if __name__ == "__main__":
-    for k, v in measure().items():
+    for k, v in measure_all().items():
         print(k, v)
