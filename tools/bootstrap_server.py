@@ -22,7 +22,8 @@ tools/lwm2m_server.py whose Server this extends)::
 
 CLI::
 
-    python tools/bootstrap_server.py --port 5783 --config endpoints.json
+    python tools/bootstrap_server.py --port 5783 --config endpoints.json \
+        [--dtls-psk IDENTITY:HEXKEY --dtls-port 5784]
 """
 import argparse
 import asyncio
@@ -36,7 +37,7 @@ from aiocoap.numbers.codes import Code
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bsconfig  # noqa: E402
 from lwm2m_formats import tlv_multiple, tlv_resource  # noqa: E402
-from lwm2m_server import Registration, Server, _parse_query, serve  # noqa: E402
+from lwm2m_server import Registration, Server, _parse_query, dtls_options, serve  # noqa: E402
 
 __all__ = ["BootstrapServer", "tlv_of", "main"]
 
@@ -166,12 +167,13 @@ def main(argv=None):
     ap.add_argument("--port", type=int, default=5783)
     ap.add_argument("--config", required=True,
                     help='JSON file {endpoint or "*": config} (see tools/bsconfig.py)')
+    dtls_options(ap)
     args = ap.parse_args(argv)
     import json
     with open(args.config) as f:
         configs = json.load(f)
     srv = BootstrapServer(args.host, args.port, configs, log=lambda s: print(s, flush=True))
-    return serve(srv)
+    return serve(srv, args)
 
 
 if __name__ == "__main__":
