@@ -316,6 +316,7 @@ class Client:
         self.awake_ms = max_transmit_wait()     # queue mode awake window
         self.sleeps = self.asleep_ms = self.off_at = 0
         self.deep_ms = None     # radio-off sleeps at least this long are deep sleeps
+        self.coalesce_ms = 60000    # queue mode: a pmax this close goes in the current radio session
         self.deep = 0           # ms of deep sleep due: run() returns, main hibernates
         self.accounts()
 
@@ -367,6 +368,8 @@ class Client:
         if not self.reporter:
             from client.report import Reporter
             self.reporter = Reporter(self)
+            if any(s.queue() for s in self.servers):
+                self.reporter.coalesce_ms = self.coalesce_ms
         return self.reporter
 
     def send(self, paths, cf=FMT_SENML_CBOR):
@@ -413,7 +416,7 @@ class Client:
         # the earliest deadline (client ms): the servers', the reporter's (the
         # radio ones while offline), bootstrap, and the application's timers
         d = self.bootstrap.deadline() if self.bootstrap else None
-        for x in [s.deadline() for s in self.servers] + [self.reporter.deadline() if self.reporter else None] + (
+        for x in [s.deadline() for s in self.servers] + [self.reporter.deadline(timers) if self.reporter else None] + (
                 [t[0] for t in self.timers] if timers else []):
             if x is not None and (d is None or x < d):
                 d = x
