@@ -75,7 +75,7 @@ class DtlsFront:
 
     @property
     def stats(self):
-        """A snapshot: {KIND_WAY_UNIT: n} for KIND handshake / app / alert, WAY
+        """A snapshot: {KIND_WAY_UNIT: n} for KIND handshake / app / alert / other, WAY
         in (from DTLS clients) / out (to them), UNIT datagrams / bytes (a
         datagram counts by its first record); handshake_bytes and
         handshake_datagrams (both ways); handshakes (completed, full or

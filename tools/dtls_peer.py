@@ -47,13 +47,14 @@ class Relay:
     redone or moved to another address (Connection ID) is the same peer to
     the upstream server; the last session to authenticate or send data with
     that identity gets the answers. .stats counts datagrams and bytes per
-    direction (in: from DTLS clients) and kind (handshake / app / alert)."""
+    direction (in: from DTLS clients) and kind (handshake / app / alert /
+    other: not a DTLS record)."""
 
     def _relay(self, upstream):
         self.upstream = upstream
         self.ups = {}          # identity (or address) -> [upstream socket, session]
         self.stats = collections.Counter({"%s_%s_%s" % (k, w, u): 0
-                                          for k in ("handshake", "app", "alert")
+                                          for k in ("handshake", "app", "alert", "other")
                                           for w in ("in", "out")
                                           for u in ("datagrams", "bytes")})
         self.stats.update(handshakes=0, upstreams=0, up_datagrams=0, down_datagrams=0)
