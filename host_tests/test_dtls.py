@@ -550,7 +550,10 @@ print('echo=%%s' %% (d.send(b'x') or drive(d, True, 2000)))
 print('resumed=%%s %%s %%s' %% (d.state, d._res, t.tx))
 """ % (srv.addr[1], ID, psk))))
         ev = [e[0] for e in srv.events]
-    # CH, CH + cookie, CCS + Finished, the same again (new records), app data
-    assert r == {"echo": "b'x'", "resumed": "connected True [107, 123, 67, 67, 30]"}
+    # CH, CH + cookie, CCS + Finished, the same again (new records), and the app
+    # data: before or after the repeat, depending on when the server's second
+    # copy arrives
+    assert r["echo"] == "b'x'" and r["resumed"] in (
+        "connected True [107, 123, 67, 67, 30]", "connected True [107, 123, 67, 30, 67]")
     assert ev.count("resumed") == 1 and ev.count("finished again") == 1
     assert "error" not in ev
