@@ -1,0 +1,16 @@
+"""`make run` (tools/run_demo.py): bootstrap and the DM session, over DTLS-PSK."""
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def test_make_run_demo_is_secured_end_to_end():
+    p = subprocess.run([sys.executable, "tools/run_demo.py"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120)
+    out = p.stdout
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "bootstrap request coaps://" in out and "register coaps://" in out
+    assert "== bootstrap finished: 2.04" in out and "== de-registered" in out
+    assert "== DTLS: bootstrap handshake" in out
+    assert "dtls handshake failed" not in out
