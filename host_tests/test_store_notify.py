@@ -329,3 +329,29 @@ print(out)
     assert [x[:3] for x in w] == [["U", 0], ["N", 0, "1.5"], ["N", 0, "2.5"], ["N", 5, "9.5"]]
     assert [x[3] for x in w[1:]] == [pend[0][1], pend[1][1], pend[1][1] + 1]
     assert ["dp"] in posts
+
+
+def test_deadlines_while_offline(mp):
+    # radio off: a change waiting for pmin is no radio deadline (pmax is);
+    # deadline(True) has it, for a CPU-only wake-up (the client's scheduler
+    # uses it) that stores it on time with the radio still off. When it
+    # cannot be stored (/1/x/6 off) it waits for the radio: no deadline.
+    res = run(mp, """
+r = observe("/3303/0/5700", "pmin=60&pmax=3000")
+run(15000)
+rep = c.reporter
+ob = rep.obs[0]
+c.set((3303, 0, 5700), 4.5)
+out = [not b.radio, ob.dirty, rep.deadline() - ob.last, rep.deadline(True) - ob.last]
+c.objs[1].inst[0][6] = False
+out.append([rep.deadline() - ob.last, rep.deadline(True) - ob.last])
+c.objs[1].inst[0][6] = True
+run(100000)
+out.append([not b.radio, [round(t / 1000) for t, *a in LOG if a[0] == "store"], ob.dirty,
+            logged("wake")])
+print(out)
+""")
+    assert res[:4] == [True, True, 3000000, 60000]
+    assert res[4] == [3000000, 3000000]
+    # stored at pmin (60 s after the observation began), the radio still off
+    assert res[5] == [True, [60], False, []]
