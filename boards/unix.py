@@ -24,10 +24,22 @@ class Clock:
 
 
 class Udp:
-    # a connected UDP socket: the peer is the only source accepted
-    def __init__(self, board, host, port):
+    # a connected UDP socket: the peer is the only source accepted. Bound to
+    # lport (kept across a deep sleep: servers match notifications and
+    # queued requests to the address they know), else to a random port; if
+    # that is taken, whatever the system gives (lport 0: unknown)
+    def __init__(self, board, host, port, lport=0):
         ai = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
         self.sock = socket.socket(ai[0], socket.SOCK_DGRAM)
+        self.lport = 0
+        for p in (lport or 0, 0, 0, 0):
+            p = p or 49152 + int.from_bytes(os.urandom(2), "big") % 16384
+            try:
+                self.sock.bind(socket.getaddrinfo("::" if ai[0] == socket.AF_INET6 else "0.0.0.0", p)[0][-1])
+                self.lport = p
+                break
+            except OSError:
+                pass
         self.sock.connect(ai[-1])
         self.sock.setblocking(False)
         self.board = board
@@ -67,8 +79,8 @@ class Board:
         self.radio = True
         self.poll = select.poll()
 
-    def udp(self, host, port):
-        t = Udp(self, host, port)
+    def udp(self, host, port, lport=0):
+        t = Udp(self, host, port, lport)
         self.open.append(t)
         self.poll.register(t.sock, select.POLLIN)
         return t

@@ -47,6 +47,7 @@ class Server:
         self.sent = None    # (lifetime, binding, links) last told to the server
         self.wake = False   # queue mode: asleep, or back and the Update not done yet
         self.fresh = False  # a new transport since registering: DTLS handshake first
+        self.lport = 0      # local UDP port, the same after a deep sleep
 
     def res(self, rid, default=None):
         # a resource of this account's Server object instance
@@ -63,7 +64,9 @@ class Server:
         if self.ex:
             return
         b = self.c.board
-        self.ex = Exchange(self.c.transport(self.uri, self.sec(), saved), b.clock, b.random, self)
+        tr = self.c.transport(self.uri, self.sec(), saved, self.lport)
+        self.lport = tr.lport
+        self.ex = Exchange(tr, b.clock, b.random, self)
         self.ex.rai = getattr(b, "rai", None)   # a cellular board's RAI hook
         self.fresh = True
 
@@ -376,16 +379,18 @@ class Client:
         # Send (POST /dp) these paths, queued until a server is registered
         self.rep().send(paths, cf)
 
-    def transport(self, uri, sec, saved=None):
+    def transport(self, uri, sec, saved=None, lport=0):
         # a datagram transport to uri: UDP, or DTLS with the Security instance's
         # credentials (mode 0: PSK identity /0/x/3, key /0/x/5; saved: a DTLS
         # state from before a deep sleep)
         b = self.board
         host, port, secure = parse_uri(uri)
-        tr = b.udp(host, port)
+        tr = b.udp(host, port, lport)
         if secure:
             from client.dtls import Dtls
-            tr = Dtls(tr, sec.get(3, b""), sec.get(5, b""), b.clock.ms, b.random, cid=True)
+            u = tr
+            tr = Dtls(u, sec.get(3, b""), sec.get(5, b""), b.clock.ms, b.random, cid=True)
+            tr.lport = u.lport
             if saved:
                 tr.load(saved)
         return tr

@@ -20,7 +20,7 @@ def hibernate(c, ms):
         if s.sent and s.loc and s.state == 2:   # registered (client._OK)
             tr = s.ex.tr
             srv.append([s.ssid, s.loc, list(s.sent), s.due - now,
-                        tr.save() if hasattr(tr, "save") else None])
+                        tr.save() if hasattr(tr, "save") else None, s.lport])
     r = c.reporter
     write(b.state, IMAGE, {"rtc": b.rtc_ms(), "srv": srv, "rep": r.dump(now) if r else None})
     c.log("deep sleep %ds" % (ms // 1000))
@@ -39,9 +39,10 @@ def restore(c):
         return False
     now = b.clock.ms()
     late = b.rtc_ms() - v["rtc"]
-    for ssid, loc, sent, due, dtls in v["srv"]:
+    for ssid, loc, sent, due, dtls, lport in v["srv"]:
         s = c.server(ssid)
         if s:
+            s.lport = lport
             s.loc = loc
             s.sent = tuple(sent)
             s.state = 2

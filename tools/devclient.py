@@ -104,6 +104,22 @@ def boots(server_uri, ep, *args, n=3, state=None, between=None, **kw):
     return out
 
 
+def take_ports(addrs):
+    """Bind the UDP ports of these (host, port) client addresses, so a device
+    coming back from a deep sleep cannot have its old port again (a NAT
+    rebinding, seen from the server). Returns the sockets: close them after."""
+    out = []
+    for a in addrs:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind(("0.0.0.0", a[1]))
+        except OSError:     # in use already: the device cannot have it either
+            s.close()
+            continue
+        out.append(s)
+    return out
+
+
 def stamps(c, text):
     """client-time seconds of c's output lines containing text"""
     out = []

@@ -110,7 +110,7 @@ def wake(cid=True):
     each boot a new process with a new UDP source port (a NAT rebinding).
     With a Connection ID the saved connection carries on; without one the
     saved session gives an abbreviated handshake."""
-    from devclient import boots
+    from devclient import boots, take_ports
     from dtls_front import DtlsFront
     from lwm2m_server import Server
     key = os.urandom(16)
@@ -121,9 +121,15 @@ def wake(cid=True):
             tempfile.TemporaryDirectory() as st:
         if not cid:
             f.server.cid = None
-        hs = []
+        hs, taken = [], []
+
+        def between(i):
+            hs.append(f.stats["handshake_bytes"])
+            taken.extend(take_ports(list(f.server.conns)))   # a new port after the sleep
         runs = boots("coaps://127.0.0.1:%d" % f.addr[1], "bench", *args, n=2, state=st,
-                     between=lambda i: hs.append(f.stats["handshake_bytes"]))
+                     between=between)
+        for s in taken:
+            s.close()
         kinds = [e["kind"] for e in srv.events if e["kind"] in ("register", "update")]
     if [c.rc for c in runs] != [3, 3] or kinds != ["register", "update"]:
         raise RuntimeError("deep-sleep wake failed: %s %s" % (kinds, [c.lines for c in runs]))
