@@ -297,41 +297,6 @@ class Reporter:
                 d = _min(d, ob.eval + a["epmax"] * 1000)
         return d
 
-    # -- deep sleep: the state as plain data (CBOR) ---------------------------
-    def dump(self, now):
-        # [observations, stored notifications, attributes, Sends]; times
-        # relative to now (ms, <= 0). An observation: [ssid, token, paths,
-        # accept, composite, seq, last, last CON, last evaluation, value,
-        # dirty, active] (inactive: ended by a final 4.xx still stored);
-        # a stored notification: [observation index, seq, code, cf, payload, ms]
-        obs = list(self.obs)
-        for p in self.pend:
-            if p[0] not in obs:
-                obs.append(p[0])
-        return [[[o.srv.ssid, o.token, [list(p) for p in o.paths], o.acc, o.comp, o.seq,
-                  o.last - now, o.con - now, o.eval - now, o.val, o.dirty, o in self.obs] for o in obs],
-                [[obs.index(p[0])] + p[1:5] + [p[5] - now] for p in self.pend],
-                [[k[0], list(k[1]), v] for k, v in self.attrs.items()],
-                [[[list(p) for p in ps], cf] for ps, cf in self.sends]]
-
-    def load(self, d, now, server):
-        # dump()'s data back; now: this clock's reading for the moment of the
-        # dump (time slept taken off); server(ssid) -> Server or None (its
-        # observations are dropped)
-        obs = []
-        self.obs = []
-        for x in d[0]:
-            s = server(x[0])
-            o = Obs(s, x[1], [tuple(p) for p in x[2]], x[3], x[4])
-            o.seq, o.val, o.dirty = x[5], x[9], x[10]
-            o.last, o.con, o.eval = now + x[6], now + x[7], now + x[8]
-            obs.append(o)
-            if s and x[11]:
-                self.obs.append(o)
-        self.pend = [[obs[x[0]]] + x[1:5] + [now + x[5]] for x in d[1] if obs[x[0]].srv]
-        self.attrs = {(x[0], tuple(x[1])): x[2] for x in d[2]}
-        self.sends = [([tuple(p) for p in x[0]], x[1]) for x in d[3]]
-
     # -- composite operations (SenML) ---------------------------------------
     def composite(self, m, srv):
         cf = m.uint(CONTENT_FORMAT)

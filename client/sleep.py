@@ -8,8 +8,44 @@
 # Times are kept relative to the moment of sleep and shifted by the RTC.
 import os
 from client.store import read, write
+from client.report import Obs
 
 IMAGE = "sleep.img"
+
+
+def dump(r, now):
+    # the Reporter r's state: [observations, stored notifications, attributes, Sends]; times
+    # relative to now (ms, <= 0). An observation: [ssid, token, paths,
+    # accept, composite, seq, last, last CON, last evaluation, value,
+    # dirty, active] (inactive: ended by a final 4.xx still stored);
+    # a stored notification: [observation index, seq, code, cf, payload, ms]
+    obs = list(r.obs)
+    for p in r.pend:
+        if p[0] not in obs:
+            obs.append(p[0])
+    return [[[o.srv.ssid, o.token, [list(p) for p in o.paths], o.acc, o.comp, o.seq,
+              o.last - now, o.con - now, o.eval - now, o.val, o.dirty, o in r.obs] for o in obs],
+            [[obs.index(p[0])] + p[1:5] + [p[5] - now] for p in r.pend],
+            [[k[0], list(k[1]), v] for k, v in r.attrs.items()],
+            [[[list(p) for p in ps], cf] for ps, cf in r.sends]]
+
+def load(r, d, now, server):
+    # dump()'s data back into Reporter r; now: this clock's reading for the moment of the
+    # dump (time slept taken off); server(ssid) -> Server or None (its
+    # observations are dropped)
+    obs = []
+    r.obs = []
+    for x in d[0]:
+        s = server(x[0])
+        o = Obs(s, x[1], [tuple(p) for p in x[2]], x[3], x[4])
+        o.seq, o.val, o.dirty = x[5], x[9], x[10]
+        o.last, o.con, o.eval = now + x[6], now + x[7], now + x[8]
+        obs.append(o)
+        if s and x[11]:
+            r.obs.append(o)
+    r.pend = [[obs[x[0]]] + x[1:5] + [now + x[5]] for x in d[1] if obs[x[0]].srv]
+    r.attrs = {(x[0], tuple(x[1])): x[2] for x in d[2]}
+    r.sends = [([tuple(p) for p in x[0]], x[1]) for x in d[3]]
 
 
 def hibernate(c, ms):
@@ -22,7 +58,7 @@ def hibernate(c, ms):
             srv.append([s.ssid, s.loc, list(s.sent), s.due - now,
                         tr.save() if hasattr(tr, "save") else None, s.lport])
     r = c.reporter
-    write(b.state, IMAGE, {"rtc": b.rtc_ms(), "srv": srv, "rep": r.dump(now) if r else None})
+    write(b.state, IMAGE, {"rtc": b.rtc_ms(), "srv": srv, "rep": dump(r, now) if r else None})
     c.log("deep sleep %ds" % (ms // 1000))
 
 
@@ -50,7 +86,7 @@ def restore(c):
             s.wake = True
             s.connect(dtls)
     if v["rep"]:
-        c.rep().load(v["rep"], now - late, c.server)
+        load(c.rep(), v["rep"], now - late, c.server)
     c.off_at = now
     b.radio = False
     c.log("restored after %ds" % (late // 1000))

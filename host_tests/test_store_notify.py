@@ -274,6 +274,7 @@ def test_dump_load_round_trip_through_cbor(mp):
     res = run(mp, """
 from client import cbor
 from client.report import Reporter
+from client.sleep import dump, load
 r = observe("/3303/0/5700", "pmin=0&pmax=3000&st=0.5")
 req(PUT, "/3303/0", [(URI_QUERY, "pmin=1")])
 req(PUT, "/3/0/0", [(URI_QUERY, "pmin=10000")])  # the composite one stays dirty
@@ -287,12 +288,12 @@ c.set((3303, 0, 5700), 2.6)         # less than st from 2.5: no notification
 c.send([(3303, 0, 5700)])           # queued: the server is not ready
 rep = c.reporter
 now = b.clock.ms()
-d = rep.dump(now)
+d = dump(rep, now)
 blob = cbor.dumps(d)
 r2 = Reporter(c)
-r2.load(cbor.loads(blob), now + 7000, c.server)
+load(r2, cbor.loads(blob), now + 7000, c.server)
 out = [[len(rep.pend), len(rep.obs), len(rep.sends), rep.obs[1].dirty]]
-x, y = cbor.loads(blob), cbor.loads(cbor.dumps(r2.dump(now + 7000)))
+x, y = cbor.loads(blob), cbor.loads(cbor.dumps(dump(r2, now + 7000)))
 x[2].sort()
 y[2].sort()
 out.append([x == y, len(x[2])])
