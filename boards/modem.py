@@ -178,6 +178,7 @@ def urc(line, read=False):
     #  ('psm', 1|0)  SIM7080 +CPSMSTATUS "ENTER PSM"/"EXIT PSM", BG95 PSM POWER DOWN
     #  ('rrc', 1|0)  27.007 +CSCON: connected / idle
     #  ('edrx', ms)  27.007 +CEDRXP: the network-provided cycle
+    #  ('sms', index)  27.005 +CMTI: a new SMS stored at <index> (a wake source)
     if line.startswith("+CEREG:"):
         return "reg", cereg(line, read)
     if line.startswith("%XMODEMSLEEP:"):
@@ -189,6 +190,8 @@ def urc(line, read=False):
         return "psm", 1
     if line.startswith("+CSCON:"):
         return "rrc", int(line.split(",")[-1][-1])
+    if line.startswith("+CMTI:"):
+        return "sms", int(line.split(",")[-1])
     if line.startswith("+CEDRXP:"):
         f = line[8:].split(",")
         return "edrx", dec_edrx(_f(f[2])) if len(f) > 2 and _f(f[2]) else None

@@ -7,7 +7,10 @@
 #         "one response expected" (transport spec Table D.4-1)
 #   IDLE  RRC idle, reachable by paging while T3324 (active time) runs
 #   PSM   unreachable until the next uplink or the periodic TAU (T3412)
-# It accumulates time and charge per state for energy figures.
+# It accumulates time and charge per state for energy figures. A mobile-
+# terminated SMS (sms()) reaches the device like a downlink (at once when
+# connected, paged when idle) and is reported by +CMTI; while the device is
+# unreachable the SMS centre keeps it until the device next leaves PSM.
 from micropython import const
 from boards.modem import RAI_ONGOING, RAI_NONE, RAI_ONE, dec_t3412, dec_t3324, dec_edrx
 
@@ -68,6 +71,9 @@ class SimModem:
         self.cereg = self.cscon = self.sleepurc = self.rai_on = 0
         self.rai_next = None    # for the next send (socket option)
         self.rai_sticky = None  # for every send (SIM7020 +CNBIOTRAI)
+        self.mt = []            # SMS on their way: [(delivery ms, bytes)]
+        self.smsc = []          # SMS kept by the network while unreachable (bytes)
+        self.sms_n = 0          # SMS delivered (+CMTI index)
 
     def set_psm(self, t3412_s, t3324_s):
         self.psm = t3324_s is not None
@@ -95,6 +101,8 @@ class SimModem:
         elif st == CONN:
             if old == PSM:
                 self._sleep(0)
+                self.mt += [(t, k) for k in self.smsc]
+                self.smsc = []
             self._urc("+CSCON: 1", self.cscon)
         else:
             self.rel = None
@@ -117,6 +125,9 @@ class SimModem:
         now = self.clock.ms() if now is None else now
         while True:
             n = self._next()
+            if self.mt and self.mt[0][0] <= now and (n is None or self.mt[0][0] <= n[0]):
+                self._sms(*self.mt.pop(0))
+                continue
             if n is None or n[0] > now:
                 break
             t, st = n
@@ -186,11 +197,57 @@ class SimModem:
         self.missed += 1
         return None
 
+    def psm_at(self, now=None):
+        # when the modem enters PSM if nothing more is sent or received (T3324
+        # from the release), now if it is in PSM; None: PSM not in use
+        self.advance(now)
+        if not self.psm or self.t3324 is None:
+            return None
+        if self.state == PSM:
+            return self.t
+        if self.state == IDLE:
+            return self.idle0 + self.t3324
+        return None if self.rel is None else self.rel + self.t3324
+
+    def sms(self, n=160, t=None):
+        # a mobile-terminated SMS (n bytes) reaching the network at t: delivered
+        # at once when connected, after paging when idle, else kept by the SMS
+        # centre until the device leaves PSM. -> delivery time, None: kept
+        t = self.clock.ms() if t is None else t
+        self.advance(t)
+        d = t
+        if self.state == IDLE:
+            d = t + (self.edrx or self.paging)
+            x = self._next()
+            if x is not None and x[0] <= d:
+                d = None
+        elif self.state == PSM:
+            d = None
+        if d is None:
+            self.smsc.append(n)
+        else:
+            self.mt.append((d, n))
+            self.mt.sort()
+            self.advance(t)
+        return d
+
+    def _sms(self, t, n):
+        # delivery (paging brings an idle modem to connected): +CMTI
+        if self.state == PSM:       # forced to sleep meanwhile: the centre keeps it
+            self.smsc.append(n)
+            return
+        self._go(CONN, t)
+        if self.rel is None or self.rel < t + self.inact:
+            self.rel = t + self.inact
+        self.down += n
+        self.sms_n += 1
+        self._urc('+CMTI: "SM",%d' % self.sms_n)
+
     def report(self, now=None):
         self.advance(now)
         return {"ms": list(self.ms), "on_ms": self.ms[IDLE] + self.ms[CONN],
                 "mah": self.q / 3600000000, "wakes": self.wakes, "taus": self.taus,
-                "up": self.up, "down": self.down, "missed": self.missed}
+                "up": self.up, "down": self.down, "missed": self.missed, "sms": self.sms_n}
 
     # ---- AT side (the stream boards/modem.py talks to)
     def _urc(self, line, on=1):
@@ -303,24 +360,63 @@ class SimModem:
 
 
 class Link:
-    # a board transport seen through the simulated modem: a send wakes the
-    # radio (with the RAI set in .rai for it), what arrives while in PSM is lost
-    def __init__(self, tr, modem):
+    # a board transport seen through the simulated modem. A send wakes the
+    # radio: with a clock (one with .now) a send from idle or PSM first spends
+    # setup ms connecting (PSM exit, RRC set-up) on that clock; its RAI is .rai
+    # if set, else the one given through AT. A datagram reaching the network
+    # while connected is delivered at once, while idle after paging (held:
+    # due() says when), while in PSM it is lost. Sizes count `over` bytes of
+    # headers below the datagram (IPv4 + UDP: 28).
+    def __init__(self, tr, modem, setup=0, over=0, clock=None):
         self.tr = tr
         self.m = modem
         self.rai = None
+        self.setup = setup
+        self.over = over
+        self.clock = clock
+        self.held = []          # [(delivery ms, datagram)] being paged
+        self.after = None       # callback(ms of the datagram) after each send / delivery
 
     def send(self, data):
-        self.m.rai_next = self.rai
-        self.rai = None
-        self.m.radio_event("tx", len(data))
+        m = self.m
+        if self.rai is not None:
+            m.rai_next = self.rai
+            self.rai = None
+        t = m.clock.ms()
+        m.advance(t)
+        if self.setup and self.clock and m.state != CONN:
+            m.radio_event("wake", t=t)
+            self.clock.now += self.setup
+        m.radio_event("tx", len(data) + self.over)
         self.tr.send(data)
+        if self.after:
+            self.after(t)
 
     def recv(self):
-        d = self.tr.recv()
-        if d is not None and not self.m.radio_event("rx", len(d)):
-            return None
-        return d
+        m = self.m
+        while True:
+            d = self.tr.recv()
+            if d is None:
+                break
+            t = m.downlink()
+            if t is not None:
+                self.held.append((t, d))
+        now = m.clock.ms()
+        if self.held:
+            m.advance(now)
+        while self.held and (self.held[0][0] <= now or m.state == CONN):
+            d = self.held.pop(0)[1]
+            if m.radio_event("rx", len(d) + self.over):
+                if self.after:
+                    self.after(now)
+                return d
+        return None
+
+    def due(self):
+        return self.held[0][0] if self.held else None
+
+    def deadline(self):
+        return self.tr.deadline()
 
     def close(self):
         self.tr.close()

@@ -6,11 +6,16 @@ days and reports radio-on seconds per day, wake-ups per day, bytes per day and
 an estimated battery life from the modem's currents; text output plus a PNG of
 the radio state over one day.
 
-This first version drives a timeline model of the client (below, `Client`)
-against a model of a queue-mode server, over the device's own simulated modem
-(boards/simmodem.py, configured through boards/modem.py AT commands), on a
-discrete-event clock. The model follows the scheduler rules of issue 5; the
-real client can later replace `Client` on the same clock and modem.
+Two sources for the same figures:
+  client  (default) the real client, client/client.py on the MicroPython unix
+          port (run_client): virtual clock, its datagrams through the simulated
+          modem (boards/cellular.py CellBoard over boards/simmodem.py, timers
+          requested with AT commands through boards/modem.py), against a
+          queue-mode server peer in the same process at rtt/2 from the
+          device's network; a week of device time takes well under a second
+  model   a timeline model of the client's scheduler (`Client` below) against
+          a model of the server over the same simulated modem on a
+          discrete-event clock (simulate); kept as a cross-check
 
 Awake policies:
   default  stay awake MAX_TRANSMIT_WAIT (93 s) after the last message sent
@@ -18,9 +23,20 @@ Awake policies:
   fixed    the same with a fixed window (`awake` s)
   psm      no client window: RAI per message (Table D.4-1) releases the
            connection, the network's active timer T3324 keeps the device
-           reachable, then PSM (Appendix D.8.4: T3324 replaces MAX_TRANSMIT_WAIT)
+           reachable, then PSM (Appendix D.8.4: T3324 replaces MAX_TRANSMIT_WAIT);
+           the real client's awake window ends when the modem enters PSM
 
-Timeline rules:
+Real client vs model (psm): a wake-up without a request costs the same in
+both (setup + rtt + setup + T3324: the client's Update asks RAI "one
+response", so the notification that follows reconnects; the model does so
+with update_more=False). A wake-up serving a request differs: in the real
+run the request reaches the network while the device sets up the connection
+for its notification, is paged after that notification's release, and the
+response (RAI "ongoing") keeps the connection for the inactivity timer; the
+model delivers it during the set-up and lets the notification's RAI "no
+response" release the connection at once.
+
+Timeline rules (model):
   - every wake-up starts with a registration Update (CON); the client wakes
     `setup_ms + rtt_ms` before a pmax deadline so the notification leaves on
     time, after the Update's response
@@ -71,6 +87,9 @@ DEFAULTS = {
     "inactivity_ms": 10000,     # RRC inactivity timer without RAI
     "paging_ms": 2560,          # worst-case paging delay in idle (DRX cycle)
     "rai_tail_ms": 0,           # release delay after RAI
+    "update_more": True,        # model: the wake-up Update says RAI "ongoing" when
+                                # a notification follows it (False: "one response",
+                                # as the client does: the notification reconnects)
     "ua": list(UA),             # uA in PSM, idle, connected
     "capacity_mah": 2400,       # battery (e.g. one ER14505 lithium AA cell)
     "overhead": 28,             # bytes per datagram below CoAP (IPv4 20 + UDP 8; +29 DTLS)
@@ -236,7 +255,8 @@ class Client:
                       if o["due"] - tn <= pull * o["pmax"] and tn - o["last"] >= o["pmin"]]
         self.update_due = t + s.c["setup_ms"] + (s.c["lifetime"] - s.c["margin"]) * 1000
         self.waiting = True
-        s.up(t, "register" if first else "update", M.rai_for(True, more=bool(self.batch)))
+        more = bool(self.batch) and s.c["update_more"]
+        s.up(t, "register" if first else "update", M.rai_for(True, more=more))
 
     def sent(self, t):
         self.last = t
@@ -354,18 +374,348 @@ def simulate(cfg, days=7, trace=False):
     return out
 
 
+# ---- the real client: client/client.py on the MicroPython unix port, on a
+# virtual clock, its datagrams through the simulated modem (boards/cellular.py
+# CellBoard), against a queue-mode server peer in the same process
+MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
+PATHS = ("3303/0/5700", "3303/0/5601", "3303/0/5602", "3303/0/5701", "3303/0/5750")
+
+DEVICE = r'''
+import socket, os, json
+from boards.cellular import CellBoard
+from firmware.main import build, options
+from client import coap
+from client.codes import (CON, ACK, RST, GET, PUT, POST, CREATED, CHANGED, DELETED, CONTENT,
+                          OBSERVE, URI_PATH, URI_QUERY, LOCATION_PATH)
+C = json.loads(CFG)
+DAY = 86400000
+ACK_T = 2000        # the server's CoAP ACK_TIMEOUT (no random factor) and MAX_RETRANSMIT
+MAX_RT = 4
+HALF = C["rtt_ms"] // 2  # device's network <-> server
+port = 0
+for p in range(42000 + os.urandom(1)[0] * 40, 53000):
+    try:
+        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        peer.bind(socket.getaddrinfo("127.0.0.1", p)[0][-1])
+        port = p
+        break
+    except OSError:
+        pass
+peer.setblocking(False)
+trace = []
+b = CellBoard(C["state"], 0, C["policy"], C["t3324"], C["t3412"], C["setup_ms"], C["overhead"],
+              ua=tuple(C["ua"]), inactivity=C["inactivity_ms"], paging=C["paging_ms"],
+              rai_tail=C["rai_tail_ms"], trace=trace)
+LOG = []
+argv = ["--server", "coap://127.0.0.1:%d" % port, "--endpoint", "energy",
+        "--lifetime", str(C["lifetime"]), "--binding", "UQ"]
+if C["policy"] == "fixed":
+    argv += ["--awake", str(C["awake"])]
+c = build(b, options(argv), (lambda *a: LOG.append([b.clock.ms()] + [str(x) for x in a])) if C["log"] else None)
+granted = b.setup(c)
+OBS = C["observations"]
+if OBS:     # the coalescing horizon (the reporter takes it when created)
+    c.coalesce_ms = int(C["coalesce"] * min(o["pmax"] for o in OBS) * 1000)
+for t in C["sms"]:
+    b.sms(int(t * 1000))
+
+
+class Peer:
+    # queue-mode server at rtt/2 from the device's network: answers Register/
+    # Update, observes, holds requests until the device's next Update and
+    # sends them one at a time then (server_ms after the device's last
+    # message), each a CON retransmitted with CoAP back-off
+    def __init__(self):
+        self.addr = None
+        self.mid = 0x2000
+        self.inbox = []         # [ms the server has it, datagram, address]
+        self.outbox = []        # [ms it reaches the device's network, datagram]
+        self.queue = []         # held requests: [kind, index or created ms]
+        self.flush = []         # to send now, one at a time
+        self.go = None          # ms the next one is sent
+        self.cur = None         # in flight: [mid, token, data, retransmissions, deadline, item]
+        self.obs = {}           # token -> observation index
+        self.seen = {}          # the device's CON mid -> our response
+        self.n = {"requests": 0, "delivered": 0, "lost": 0, "notifications": 0,
+                  "registers": 0, "updates": 0, "observing": 0}
+        self.ups = []           # ms each Register / Update reached the server
+        self.lat = []           # ms from a held request's creation to its answer
+
+    def hold(self, t):
+        self.queue.append(["read", t])
+        self.n["requests"] += 1
+
+    def deadline(self):
+        d = self.cur[4] if self.cur else self.go if self.flush else None
+        for x in self.inbox[:1] + self.outbox[:1]:
+            if d is None or x[0] < d:
+                d = x[0]
+        return d
+
+    def tx(self, d, now):
+        self.outbox.append([now + HALF, d])
+
+    def start(self, now):
+        if self.cur or not self.flush or not self.addr or now < self.go:
+            return
+        it = self.flush.pop(0)
+        self.mid = (self.mid + 1) & 0xFFFF
+        tok = b"e%d" % self.mid
+        m = coap.Msg(CON, PUT if it[0] == "attrs" else GET, self.mid, tok)
+        for x in (PATHS[0] if it[0] == "read" else PATHS[it[1]]).split("/"):
+            m.add(URI_PATH, x)
+        if it[0] == "attrs":
+            o = OBS[it[1]]
+            m.add(URI_QUERY, "pmin=%d" % o["pmin"]).add(URI_QUERY, "pmax=%d" % o["pmax"])
+        elif it[0] == "observe":
+            m.add(OBSERVE, 0)
+        d = coap.build(m)
+        self.cur = [self.mid, tok, d, 0, now + ACK_T, it]
+        self.tx(d, now)
+
+    def poll(self, now):
+        while True:
+            try:
+                d, a = peer.recvfrom(2048)
+            except OSError:
+                break
+            self.inbox.append([now + HALF, d, a])
+        while self.inbox and self.inbox[0][0] <= now:
+            t, d, a = self.inbox.pop(0)
+            self.rx(coap.parse(d), a, t)
+        x = self.cur
+        if x and now >= x[4]:
+            if x[3] >= MAX_RT:          # gave up: this request is lost
+                self.cur = None
+                if x[5][0] == "read":
+                    self.n["lost"] += 1
+            else:
+                x[3] += 1
+                x[4] += ACK_T << x[3]
+                self.tx(x[2], x[4] - (ACK_T << x[3]))
+        self.start(now)
+        while self.outbox and self.outbox[0][0] <= now:
+            peer.sendto(self.outbox.pop(0)[1], self.addr)
+
+    def rx(self, m, a, now):
+        if m.code == 0:
+            return
+        if m.code < 32:                 # Register / Update / De-register
+            r = self.seen.get(m.mid)
+            if r is None:
+                path = m.strs(URI_PATH)
+                if path == ["rd"]:
+                    self.addr = a
+                    self.n["registers"] += 1
+                    setup = []
+                    for i in range(len(OBS)):
+                        setup += [["attrs", i], ["observe", i]]
+                    self.flush = setup + [x for x in self.flush if x[0] == "read"]
+                    r = coap.Msg(ACK, CREATED, m.mid, m.token).add(LOCATION_PATH, "rd").add(LOCATION_PATH, "x")
+                elif m.code == POST:
+                    self.n["updates"] += 1
+                    r = coap.Msg(ACK, CHANGED, m.mid, m.token)
+                else:
+                    r = coap.Msg(ACK, DELETED, m.mid, m.token)
+                if m.code == POST:      # the device is awake: what was held goes now
+                    self.ups.append(now)
+                    self.flush += self.queue
+                    self.queue = []
+                    self.go = now + C["server_ms"]
+                r = coap.build(r)
+                if len(self.seen) > 16:
+                    self.seen = {}
+                self.seen[m.mid] = r
+            self.tx(r, now)
+            return
+        if m.t == CON:
+            self.tx(coap.build(coap.Msg(ACK, 0, m.mid)), now)
+        x = self.cur
+        if x and m.token == x[1] and (m.t != ACK or m.mid == x[0]):
+            self.cur = None
+            self.go = now + C["server_ms"]
+            it = x[5]
+            if it[0] == "read" and m.code == CONTENT:
+                self.n["delivered"] += 1
+                self.lat.append(now - it[1])
+            elif it[0] == "observe" and m.code == CONTENT:
+                self.obs[x[1]] = it[1]
+                self.n["observing"] += 1
+        elif m.token in self.obs and m.code == CONTENT:
+            self.n["notifications"] += 1
+
+
+P = Peer()
+snaps = []
+
+
+def snap():
+    r = b.modem.report()
+    r["t"] = b.clock.ms()
+    r["sleeps"] = c.sleeps
+    r.update(P.n)
+    snaps.append(r)
+
+
+days = C["days"]
+end = days * DAY
+n = C["requests_per_day"]
+reqs = [d * DAY + (2 * i + 1) * DAY // (2 * n) for d in range(days) for i in range(n)]
+snap()
+nd = DAY
+while True:
+    now = b.clock.ms()
+    while reqs and reqs[0] <= now:
+        P.hold(reqs.pop(0))
+    while nd <= now and nd <= end:
+        snap()
+        nd += DAY
+    if now >= end:
+        break
+    c.step()
+    P.poll(b.clock.ms())
+    u = end
+    for x in (nd, reqs[0] if reqs else None, P.deadline()):
+        if x is not None and x < u:
+            u = x
+    c.idle(u)
+# one JSON object, written piecewise (the unix port's heap)
+out = {"snaps": snaps, "trace": trace, "flips": b.flips, "ups": P.ups, "lat": P.lat,
+       "granted": granted, "pending": len(P.queue) + len(P.flush) + (P.cur is not None),
+       "dropped": c.reporter.dropped if c.reporter else 0, "log": LOG}
+sep = "{"
+for k in out:
+    print(sep + json.dumps(k) + ":", end="")
+    if isinstance(out[k], list):
+        print("[", end="")
+        for i, x in enumerate(out[k]):
+            print(("," if i else "") + json.dumps(x), end="")
+        print("]", end="")
+    else:
+        print(json.dumps(out[k]), end="")
+    sep = ","
+print("}")
+'''
+
+
+def _overlap(trace, flips, end):
+    # ms the modem was reachable (idle or connected) while the client had its
+    # radio off, and the client listened while the modem was in PSM
+    ev = sorted([(x[0], 0, i, x[1]) for i, x in enumerate(trace)] +
+                [(x[0], 1, i, bool(x[1])) for i, x in enumerate(flips)])
+    st, on, t0, deaf, blind = PSM, True, 0, 0, 0
+    for t, k, _, v in ev + [(end, 2, 0, None)]:
+        t = min(t, end)
+        if not on and st != PSM:
+            deaf += t - t0
+        if on and st == PSM:
+            blind += t - t0
+        t0 = t
+        if k == 0:
+            st = v
+        elif k == 1:
+            on = v
+    return deaf, blind
+
+
+def run_client(cfg, days=7, trace=False, sms=(), log=False, timeout=300):
+    """Run `cfg` (see DEFAULTS) with the real client (MicroPython unix port,
+    virtual clock) for `days`: the same figures as simulate(), from the
+    simulated modem under the client, plus what only the real run has.
+    sms: times (s) an SMS reaches the network (a wake-up trigger)."""
+    if isinstance(cfg, dict) and set(cfg) - set(DEFAULTS):
+        raise KeyError(sorted(set(cfg) - set(DEFAULTS)))
+    c = config(**cfg)
+    obs = c["observations"]
+    if len(obs) > len(PATHS) or any(o.get("phase") for o in obs):
+        raise ValueError("the real client run takes up to %d observations, without phase" % len(PATHS))
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        args = dict(c, days=days, sms=list(sms), log=log, state=os.path.join(d, "state"))
+        if c["policy"] == "psm" and c["t3324"] is None:     # as the model: reaction + paging
+            args["t3324"] = -(-(c["rtt_ms"] + c["paging_ms"]) // 1000)
+        code = "PATHS = %r\n" % (PATHS,) + DEVICE.replace("CFG", repr(json.dumps(args)), 1)
+        f = os.path.join(d, "run.py")
+        with open(f, "w") as fh:
+            fh.write(code)
+        env = dict(os.environ, MICROPYPATH=".frozen:" + ROOT)
+        p = subprocess.run([MICROPYTHON, f], capture_output=True, text=True, env=env, cwd=ROOT,
+                           timeout=timeout)
+    if p.returncode:
+        raise RuntimeError("micropython failed (%d):\n%s\n%s" % (p.returncode, p.stdout[-2000:], p.stderr[-4000:]))
+    raw = json.loads(p.stdout.strip().splitlines()[-1])
+    snaps, flips = raw["snaps"], raw["flips"]
+    per = []
+    for i in range(len(snaps) - 1):
+        a, z = snaps[i], snaps[i + 1]
+        ms = [z["ms"][k] - a["ms"][k] for k in range(3)]
+        wk = sum(1 for t, on in flips if on and a["t"] <= t < z["t"]) + (i == 0)   # + the boot
+        deaf, blind = _overlap(raw["trace"], [f for f in flips if f[0] < z["t"]], z["t"])
+        per.append({
+            "day": i, "t0_ms": a["t"], "t1_ms": z["t"],
+            "radio_on_s": (ms[IDLE] + ms[CONN]) / 1000,
+            "connected_s": ms[CONN] / 1000, "idle_s": ms[IDLE] / 1000, "psm_s": ms[PSM] / 1000,
+            "mah": z["mah"] - a["mah"], "wakeups": wk,
+            "modem_wakeups": z["wakes"] - a["wakes"], "taus": z["taus"] - a["taus"],
+            "bytes_up": z["up"] - a["up"], "bytes_down": z["down"] - a["down"],
+            "notifications": z["notifications"] - a["notifications"],
+            "updates": z["updates"] + z["registers"] - a["updates"] - a["registers"],
+            "requests_delivered": z["delivered"] - a["delivered"],
+            "requests_lost": z["lost"] - a["lost"], "missed": z["missed"] - a["missed"],
+            "deaf_ms": deaf, "blind_ms": blind,
+        })
+    for i in range(len(per) - 1, 0, -1):     # overlap was cumulative
+        per[i]["deaf_ms"] -= per[i - 1]["deaf_ms"]
+        per[i]["blind_ms"] -= per[i - 1]["blind_ms"]
+    st = per[1:] if len(per) > 1 else per
+
+    def mean(k):
+        return sum(x[k] for x in st) / len(st)
+    mah = mean("mah")
+    last = snaps[-1]
+    out = {
+        "source": "client", "config": c, "days": days, "per_day": per,
+        "t3412_s": raw["granted"][0], "t3324_s": raw["granted"][1],
+        "radio_on_s_day": mean("radio_on_s"), "connected_s_day": mean("connected_s"),
+        "idle_s_day": mean("idle_s"), "wakeups_day": mean("wakeups"),
+        "modem_wakeups_day": mean("modem_wakeups"), "taus_day": mean("taus"),
+        "bytes_day": mean("bytes_up") + mean("bytes_down"),
+        "bytes_up_day": mean("bytes_up"), "bytes_down_day": mean("bytes_down"),
+        "notifications_day": mean("notifications"), "updates_day": mean("updates"),
+        "mah_day": mah, "battery_days": c["capacity_mah"] / mah if mah else None,
+        "requests": last["requests"], "requests_delivered": last["delivered"],
+        "requests_lost": last["lost"], "requests_pending": raw["pending"],
+        "observing": last["observing"], "sms": last["sms"],
+        "deaf_s_day": mean("deaf_ms") / 1000, "blind_s_day": mean("blind_ms") / 1000,
+        "request_latency_s": [x / 1000 for x in raw["lat"]],
+        "update_times_ms": raw["ups"], "radio_flips": flips, "stored_dropped": raw["dropped"],
+    }
+    out["battery_years"] = out["battery_days"] / 365.25 if out["battery_days"] else None
+    if log:
+        out["log"] = raw["log"]
+    if trace:
+        out["trace"] = [(0, PSM)] + [tuple(x) for x in raw["trace"]]
+    return out
+
+
 REFERENCE = {"lifetime": 86400, "observations": [{"pmin": 0, "pmax": 3600}], "requests_per_day": 5}
 POLICIES = (("default", {"policy": "default"}), ("fixed10", {"policy": "fixed", "awake": 10}),
             ("psm", {"policy": "psm"}))
 
 
-def reference(days=7, trace=False):
-    return {name: simulate(dict(REFERENCE, **p), days, trace) for name, p in POLICIES}
+def reference(days=7, trace=False, source="client"):
+    """The reference profile under the three policies, from the real client
+    (source "client") or the timeline model ("model")."""
+    run = run_client if source == "client" else simulate
+    return {name: run(dict(REFERENCE, **p), days, trace) for name, p in POLICIES}
 
 
 def bench_figures(days=7):
     """Reference profile (lifetime 24 h, one resource with pmax 1 h, 5 server
-    requests a day) under the three policies; queued_requests_lost sums all three."""
+    requests a day) under the three policies, with the real client;
+    queued_requests_lost sums all three (given up by the server, or still
+    unanswered when the run ends)."""
     r = reference(days)
     d, f, p = (r[k]["radio_on_s_day"] for k in ("default", "fixed10", "psm"))
     return {
@@ -373,7 +723,7 @@ def bench_figures(days=7):
         "radio_on_s_day_fixed10": round(f, 3),
         "radio_on_s_day_psm": round(p, 3),
         "radio_on_ratio": round(d / p, 2),
-        "queued_requests_lost": sum(x["requests_lost"] for x in r.values()),
+        "queued_requests_lost": sum(x["requests_lost"] + x["requests_pending"] for x in r.values()),
     }
 
 
@@ -386,12 +736,14 @@ def text(results):
             ("battery (years)", "battery_years", "%.1f"), ("T3412 granted (s)", "t3412_s", "%s"),
             ("T3324 granted (s)", "t3324_s", "%s"), ("requests", "requests", "%d"),
             ("  delivered", "requests_delivered", "%d"), ("  lost", "requests_lost", "%d"),
-            ("  pending at end", "requests_pending", "%d"))
+            ("  pending at end", "requests_pending", "%d"),
+            ("modem wake-ups/day", "modem_wakeups_day", "%.2f"),
+            ("reachable, deaf (s/day)", "deaf_s_day", "%.1f"))
     names = list(results)
     out = ["%-20s" % "" + "".join("%14s" % n for n in names)]
     for label, k, fmt in rows:
         out.append("%-20s" % label + "".join(
-            "%14s" % (fmt % results[n][k] if results[n][k] is not None else "-") for n in names))
+            "%14s" % (fmt % results[n][k] if results[n].get(k) is not None else "-") for n in names))
     c = next(iter(results.values()))["config"]
     out.append("currents: PSM %g uA, idle %g mA, connected %g mA; battery %g mAh; %d days simulated"
                % (c["ua"][0], c["ua"][1] / 1000, c["ua"][2] / 1000, c["capacity_mah"],
@@ -416,6 +768,10 @@ def main(argv=None):
     ap.add_argument("--png", default=os.path.join(ROOT, "build", "energy.png"))
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--bench", action="store_true", help="print bench_figures() as JSON")
+    ap.add_argument("--source", default="client", choices=("client", "model", "both"),
+                    help="the real client on MicroPython (default), the timeline model, or both")
+    ap.add_argument("--sms", type=float, action="append", metavar="S",
+                    help="an SMS reaches the network at S s (real client; repeatable)")
     a = ap.parse_args(argv)
     if a.bench:
         print(json.dumps(bench_figures(a.days), indent=1))
@@ -431,11 +787,24 @@ def main(argv=None):
     pols = {"default": {"policy": "default"}, "fixed": {"policy": "fixed", "awake": a.awake},
             "psm": {"policy": "psm"}}
     names = list(pols) if a.policy == "all" else [a.policy]
-    res = {("fixed%g" % a.awake if n == "fixed" else n): simulate(dict(base, **pols[n]), a.days, True)
-           for n in names}
-    print(text(res))
-    if len(res) > 1 and "default" in res and "psm" in res:
-        print("radio-on ratio default/psm: %.1f" % (res["default"]["radio_on_s_day"] / res["psm"]["radio_on_s_day"]))
+    label = {n: "fixed%g" % a.awake if n == "fixed" else n for n in names}
+    res = model = None
+    if a.source != "model":
+        res = {label[n]: run_client(dict(base, **pols[n]), a.days, True, a.sms or ()) for n in names}
+    if a.source != "client":     # as the client: the wake-up Update asks "one response"
+        model = {label[n]: simulate(dict(base, update_more=a.source == "model", **pols[n]), a.days, True)
+                 for n in names}
+    for title, r in (("real client (MicroPython, client/client.py)", res),
+                     ("model" + (" (update_more=False, as the client)" if res else ""), model)):
+        if r:
+            print("== " + title)
+            print(text(r))
+            if "default" in r and "psm" in r:
+                print("radio-on ratio default/psm: %.1f" % (r["default"]["radio_on_s_day"] / r["psm"]["radio_on_s_day"]))
+    if res and model:
+        print("radio on (s/day) real vs model: " + ", ".join(
+            "%s %.1f / %.1f" % (n, res[n]["radio_on_s_day"], model[n]["radio_on_s_day"]) for n in res))
+    res = res or model
     if a.png:
         from energyplot import plot
         print("plot:", plot(res, a.png, min(1, a.days - 1)))
