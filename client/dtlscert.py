@@ -248,7 +248,8 @@ class DtlsCert:
             m = e
         else:
             a = e.args
-            m = pre + str(a[1] if len(a) > 1 else a[0] if a else e).replace("\n", "; ")
+            m = str(a[1] if len(a) > 1 else a[0] if a else e)
+            m = pre + "; ".join([x for x in m.split("\n") if x])  # verify info: lines
         if self.alert is not None:
             m += " (alert %d %s)" % (self.alert, "received" if self._in else "sent")
         self.error = ("handshake failed: " if self.state == "hello" else "") + m

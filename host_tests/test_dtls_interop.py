@@ -221,11 +221,11 @@ class SServer:
     client's certificate (trusting cli). `say` is sent to the client once
     connected; the output (what the client sent, its certificate) is in .out."""
 
-    def __init__(self, pki, name, say=b"", extra=()):
+    def __init__(self, pki, name, say=b"", extra=(), client_ca="cli"):
         self.port = free_port()
         self.args = ["openssl", "s_server", "-dtls1_2", "-accept", "127.0.0.1:%d" % self.port,
                      "-cert", str(pki / (name + ".pem")), "-key", str(pki / (name + ".key.pem")),
-                     "-Verify", "1", "-CAfile", str(pki / "cli.pem")] + list(extra)
+                     "-Verify", "1", "-CAfile", str(pki / (client_ca + ".pem"))] + list(extra)
         self.say = say
 
     def __enter__(self):
@@ -408,6 +408,40 @@ def test_cert_rejected(mp, pki, server, pin, usage, sni, err):
     assert r["send"] == "refused [Errno 107] ENOTCONN"
     assert int(r["longest"]) < 300000
     assert "never sent" not in srv.out.decode(errors="replace")
+
+
+@pytest.mark.parametrize("setup,err", [
+    ("", "MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE (alert 48 received)"),  # unknown_ca
+    ("d._cert = None", "MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE (alert 40 received)"),  # none sent
+], ids=["untrusted", "no-client-certificate"])
+def test_cert_server_rejects_client(mp, pki, setup, err):
+    # s_server trusts another CA for client certificates and fails on
+    # verification errors: its fatal alert (in the clear) ends our handshake
+    with SServer(pki, "self", client_ca="ca", extra=["-verify_return_error"]) as srv:
+        r = result(mp(cert_client(pki, srv.port, extra=setup + FAIL)))
+    assert r["state"] == "failed" and r["error"] == "handshake failed: " + err
+    assert int(r["ms"]) < 2000 and r["deadline"] == "None"
+
+
+def test_cert_early_connected_goes_back(mp, pki):
+    # a forged epoch-1 record could make the wire look connected before
+    # mbedTLS is: a send() then finds it in the handshake, goes back to
+    # "hello" with the data queued, and sends it once the handshake is over
+    with SServer(pki, "self") as srv:
+        r = result(mp(cert_client(pki, srv.port, extra="""
+d.start()
+d._ccs = d._fin = 1       # as if the server's CCS + Finished had been seen
+d.send(b'early\\n')        # hello: queued
+d.recv()                  # wire says connected; mbedTLS is not: back to hello
+print('state0=%s %d' % (d.state, len(d._q)))
+drive(d)
+print('state=%s %s' % (d.state, d.error))
+d.send(b'late\\n')
+drive(d, True, 300)
+""")))
+        time.sleep(0.2)
+    assert r["state0"] == "hello 1" and r["state"] == "connected None"
+    assert "early\nlate" in srv.out.decode(errors="replace")
 
 
 def test_cert_sni_selects_server_certificate(mp, pki):
