@@ -391,3 +391,71 @@ print(repr((l.recv(), sm.state, sm.missed)))
     assert out[0] == (2, True, [b"update"])
     assert out[1] == (b"ack", 1)
     assert out[2] == (None, 0, 1)
+
+
+def test_link_setup_paging_and_overhead(mp):
+    # a send from PSM spends the set-up time connected on the clock; a
+    # datagram reaching the network while idle is held for one paging cycle;
+    # sizes count the IP/UDP headers
+    out = run(mp, SIM + """
+class Tr:
+    def __init__(self):
+        self.q = []
+    def send(self, d):
+        pass
+    def recv(self):
+        return self.q.pop(0) if self.q else None
+    def close(self):
+        pass
+    def deadline(self):
+        return None
+t = Tr()
+l = Link(t, sm, 1000, 28, b.clock)
+seen = []
+l.after = seen.append
+at(5000)
+sm.rai_next = RAI_NONE            # as set over AT for this message
+l.send(b'x' * 10)
+print(repr((b.clock.now, sm.state, sm.up, seen, sm.psm_at())))
+at(6500)
+t.q.append(b'req')
+print(repr((l.recv(), l.due(), l.deadline())))
+at(9059); print(repr(l.recv()))
+at(9060); print(repr((l.recv(), sm.state, sm.down, seen[-1], sm.psm_at())))
+""")
+    assert out[0] == (6000, 1, 38, [5000], 10000)    # connected 5000..6000, released, PSM at 10 s
+    assert out[1] == (None, 6500 + 2560, None)
+    assert out[2] is None
+    assert out[3] == (b"req", 2, 31, 9060, 9060 + 10000 + 4000)
+
+
+def test_sim_sms(mp):
+    out = run(mp, SIM + """
+m = Modem(sm, 'nrf91', b)
+at(1000); sm.radio_event('tx', 10)              # connected until 11000
+print(repr(sm.sms(t=2000)))                     # at once: connected until 12000
+m.poll()
+at(12000); sm.advance()                         # idle 12000..16000
+print(repr(sm.sms(t=12500)))                    # paged
+at(15100); sm.advance()
+print(repr((sm.state, sm.sms_n, sm.rel)))
+at(40000); sm.advance()
+print(repr((sm.state, sm.sms(t=40000))))        # PSM: kept by the network
+at(50000); sm.advance()
+print(repr((sm.sms_n, sm.smsc)))
+sm.radio_event('tx', 10)                        # leaving PSM delivers it
+print(repr((sm.sms_n, sm.smsc, sm.down)))
+got = []
+m.on_urc = lambda k, v: got.append((k, v))
+m.poll()
+print(repr([g for g in got if g[0] == 'sms']))
+print(repr(urc('+CMTI: "SM",7')))
+""")
+    assert out[0] == 2000
+    assert out[1] == 12500 + 2560
+    assert out[2] == (2, 2, 15060 + 10000)
+    assert out[3] == (0, None)
+    assert out[4] == (2, [160])
+    assert out[5] == (3, [], 480)
+    assert out[6] == [("sms", 2), ("sms", 3)]
+    assert out[7] == ("sms", 7)
