@@ -4,8 +4,9 @@ independent implementations.
 - client/dtls.py (PSK): libcoap's GnuTLS server (coap-server-gnutls) and
   aiocoap's tinydtls server (DTLSSocket), a CoAP GET each.
 - client/dtlscert.py (X.509 certificates, LwM2M Security mode 2, through
-  MicroPython's native tls/mbedTLS): openssl s_server -dtls1_2 with EC P-256
-  certificates made here; every Certificate Usage, pinning, SNI, failures.
+  MicroPython's native tls/mbedTLS): openssl s_server -dtls1_2 and libcoap
+  (GnuTLS and OpenSSL builds) in PKI mode, with EC P-256 certificates made
+  here; every Certificate Usage, pinning, SNI, failures, bounded time.
 """
 import datetime
 import os
@@ -172,7 +173,8 @@ def pki(tmp_path_factory):
     """EC P-256 certificates (DER + PEM): a CA; a server certificate it issued
     for lwm2m.example (srv) and an expired one (old); self-signed server
     certificates (self, other: another key, same name); the client's (cli);
-    the SubjectPublicKeyInfo of self (self.spki.der)."""
+    the SubjectPublicKeyInfo of self (self.spki.der). (cryptography: pinned
+    through esptool in tools/requirements.txt)"""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
