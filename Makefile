@@ -19,6 +19,10 @@ setup: $(STAMP) $(APT_STAMP)  ## create .venv and install pinned host packages (
 $(STAMP): tools/requirements.txt
 	@command -v python3 >/dev/null || { apt-get update -q && apt-get install -y -q python3; }
 	@python3 -m venv $(VENV) 2>/dev/null || { apt-get update -q && apt-get install -y -q python3-venv && python3 -m venv $(VENV); }
+	@# DTLSSocket (tinydtls, a DTLS peer for the interop tests) builds from source
+	@{ command -v autoreconf && command -v automake && command -v cc && command -v make \
+	   && python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))'; } >/dev/null \
+	  || { apt-get update -q && apt-get install -y -q autoconf automake gcc make python3-dev; }
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r tools/requirements.txt
 	@$(MP) -c 'import sys; print("micropython", sys.version)'
 	@touch $@

@@ -55,7 +55,7 @@ class Udp:
     def recv(self):
         # while the radio is off, what arrives is lost (as on a sleeping modem)
         try:
-            d = self.sock.recv(1280)
+            d = self.sock.recv(1500)
         except OSError:
             return None
         return d if self.board.radio else None

@@ -199,6 +199,8 @@ class Server:
             m.add(CONTENT_FORMAT, FMT_LINK)
             m.payload = links.encode()
         self.state = _UPD
+        r = self.c.reporter     # a wake-up Update with notifications behind it (RAI)
+        self.ex.more = self.wake and r and any(o.srv is self for o in r.obs)
 
         def done(r):
             if r and r.code == CHANGED:
@@ -381,18 +383,22 @@ class Client:
 
     def transport(self, uri, sec, saved=None, lport=0):
         # a datagram transport to uri: UDP, or DTLS with the Security instance's
-        # credentials (mode 0: PSK identity /0/x/3, key /0/x/5; saved: a DTLS
-        # state from before a deep sleep)
+        # credentials (mode 0: PSK identity /0/x/3, key /0/x/5; mode 2:
+        # certificate /0/x/3, key /0/x/5, server's /0/x/4, usage /0/x/15;
+        # saved: a DTLS state from before a deep sleep)
         b = self.board
         host, port, secure = parse_uri(uri)
-        tr = b.udp(host, port, lport)
-        if secure:
+        u = tr = b.udp(host, port, lport)
+        if secure and sec.get(2) == 2:
+            # certificates (mode 2): the firmware's ssl; SNI /0/x/14, else the host
+            from client.dtlscert import DtlsCert
+            tr = DtlsCert(u, sec.get(3), sec.get(5), sec.get(4), sec.get(15), sec.get(14) or host, b.clock.ms)
+        elif secure:
             from client.dtls import Dtls
-            u = tr
             tr = Dtls(u, sec.get(3, b""), sec.get(5, b""), b.clock.ms, b.random, cid=True)
-            tr.lport = u.lport
             if saved:
                 tr.load(saved)
+        tr.lport = u.lport
         return tr
 
     def step(self):
@@ -467,10 +473,10 @@ class Client:
         if until is not None:
             t = min(t, until - b.clock.ms())
         end = b.clock.ms() + t
-        while b.clock.ms() < end:
+        while b.clock.ms() < end and not b.radio:   # the board may wake us (modem event)
             b.wait(end - b.clock.ms())
             for s in self.servers:
-                while s.ex and s.ex.tr.recv() is not None:
+                while not b.radio and s.ex and s.ex.tr.recv() is not None:
                     pass        # lost, as on a sleeping radio
         r = self._next(False)
         if r is not None and r <= b.clock.ms():

@@ -245,7 +245,10 @@ class Dtls:
         if typ == _APP:
             return body if ep and self.state == "connected" else None
         if typ == _ALERT:
-            if body[1] == 0:
+            if body[1] == 0:  # close_notify: the session is over (mid-handshake: failed)
+                self.error = ("closed by the server" if self.state == "connected"
+                              else "handshake failed: close_notify")
+                self.alert = 0
                 self.state = "closed"
                 self._due = None
             elif body[0] == 2:  # fatal
@@ -319,9 +322,10 @@ class Dtls:
         if self._cid:
             ext += b"\x00\x36\x00\x01\x00"
         b = bytearray(_V) + self._crand + bytes((len(self._sid),)) + self._sid
-        b += bytes((len(self._cookie),)) + self._cookie + _u16(2 * len(self._suites))
+        b += bytes((len(self._cookie),)) + self._cookie + _u16(2 * len(self._suites) + 2)
         for s in self._suites:
             b += _u16(s)
+        b += b"\x00\xff"  # TLS_EMPTY_RENEGOTIATION_INFO_SCSV (RFC 5746): we never renegotiate
         b += b"\x01\x00" + _u16(len(ext)) + ext
         self._rseq = self._mseq  # the server answers with our message_seq
         self._hs = bytearray()  # the cookie exchange stays out of the transcript

@@ -35,6 +35,7 @@ class Exchange:
         self.last_rx = self.last_tx = 0
         self.tx_bytes = self.rx_bytes = 0
         self.rai = None             # board hook: rai(coap type, more) before a send
+        self.more = False           # the next message has more of ours behind it
 
     def token(self):
         return bytes(self.rand(4))
@@ -43,8 +44,12 @@ class Exchange:
         self.tx_bytes += len(data)
         self.last_tx = self.clock.ms()
         if self.rai:    # cellular: Release Assistance for this message (type, more queued)
-            self.rai(data[0] >> 4 & 3, bool(self.queue))
-        self.tr.send(data)
+            self.rai(data[0] >> 4 & 3, bool(self.queue) or self.more)
+            self.more = False
+        try:
+            self.tr.send(data)
+        except OSError:     # a DTLS session just closed: the server's step reconnects
+            pass
 
     def _next_mid(self):
         self.mid = (self.mid + 1) & 0xFFFF

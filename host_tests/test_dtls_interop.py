@@ -158,10 +158,8 @@ def test_coap_get_tinydtls_with_scsv(mp):
     assert r["resp"] == repr(b"\x62\x45\x12\x36\xab\xcf\xc0\xffhello over tinydtls")
 
 
-@pytest.mark.xfail(strict=True, reason="client/dtls.py's ClientHello carries neither the "
-                   "renegotiation_info extension nor the SCSV (RFC 5746 s3.4 MUST): tinydtls "
-                   "answers handshake_failure. Drop this marker when dtls.py sends 0x00FF.")
 def test_coap_get_tinydtls_default_suites(mp):
+    # the client always offers the SCSV (RFC 5746 s3.4): tinydtls accepts it
     r = tinydtls_get(mp, "(CCM8, CBC_SHA256)")
     assert r["state"] == "connected None"
 

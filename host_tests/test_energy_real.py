@@ -79,17 +79,17 @@ def test_radio_on_per_day_matches_configuration(real):
     # wake-up; a request (answered srv after the Update's answer) and the
     # daily CON notification (its ACK: R) move that last message
     # psm: awake until the modem's PSM entry. A wake-up: set-up, Update (RAI
-    # "one response": released by its answer), set-up again for the NON
-    # notification (RAI "no response": released at once), T3324 = 4 s. With
-    # a request: it reaches the network during that second set-up and is
-    # paged after the release; the response says "ongoing" (Table D.4-1), so
-    # the connection stays for the inactivity timer, then T3324
+    # "ongoing": the notification follows it), the NON notification (RAI "no
+    # response": released at once), T3324 = 4 s. With a request: the server
+    # sends it SRV after the Update; it is paged after the release; the
+    # response says "ongoing" (Table D.4-1), so the connection stays for the
+    # inactivity timer, then T3324
     a = real["psm"]["t3324_s"]
     assert a == 4 and real["default"]["t3324_s"] == 120 and real["fixed10"]["t3324_s"] == 10
     want = {
         "default": 24 * (S + R + 93) + N * SRV + R,
         "fixed10": 24 * (S + R + 10) + N * SRV + R,
-        "psm": (24 - N) * (2 * S + R + a) + N * (2 * S + R + PAGE + INACT + a) + R,
+        "psm": (24 - N) * (S + R + a) + N * (S + R + SRV + PAGE + INACT + a) + R,
     }
     for name, w in want.items():
         for d in steady(real[name]):
@@ -149,15 +149,15 @@ def test_model_cross_check(real):
     for name, p in energy.POLICIES[:2]:
         m = energy.simulate(dict(REF, **p), DAYS)["radio_on_s_day"]
         assert m + R <= real[name]["radio_on_s_day"] < m + R + MS_STEPS, name
-    # psm: a wake-up without a request costs the same in both (model with the
-    # client's RAI for the Update) within 1 %; with requests the model is
+    # psm: a wake-up without a request costs the same in both (the Update
+    # says "ongoing" when notifications follow it) within 1 %; with requests the model is
     # lower (its notification's RAI "no response" releases the connection the
     # request's response still uses, see tools/energy.py)
     cfg = dict(REF, policy="psm", requests_per_day=0)
     r = energy.run_client(cfg, DAYS)["radio_on_s_day"]
-    m = energy.simulate(dict(cfg, update_more=False), DAYS)["radio_on_s_day"]
+    m = energy.simulate(dict(cfg, update_more=True), DAYS)["radio_on_s_day"]
     assert r == pytest.approx(m, rel=0.01)
-    m5 = energy.simulate(dict(REF, policy="psm", update_more=False), DAYS)["radio_on_s_day"]
+    m5 = energy.simulate(dict(REF, policy="psm", update_more=True), DAYS)["radio_on_s_day"]
     assert m5 < real["psm"]["radio_on_s_day"]
 
 

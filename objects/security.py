@@ -19,6 +19,7 @@ class Security(Obj):
         (11, RW, INT, 0, 0),    # Client Hold Off Time
         (12, RW, INT, 0, 0),    # Bootstrap-Server Account Timeout
         (14, RW, STR, 0, 0),    # SNI
+        (15, RW, INT, 0, 0),    # Certificate Usage (0-3; none: 3, domain-issued)
     )
 
     def defaults(self, iid):

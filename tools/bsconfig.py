@@ -88,7 +88,7 @@ SECURITY = {
     "uri": (0, str), "bootstrap": (1, _bool), "mode": (2, _mode),
     "identity": (3, _text), "identity_hex": (3, _hex), "server_key": (4, _hex),
     "key": (5, _hex), "ssid": (10, int), "holdoff": (11, int),
-    "bs_timeout": (12, int), "sni": (14, str),
+    "bs_timeout": (12, int), "sni": (14, str), "usage": (15, int),
 }
 SERVER = {
     "ssid": (0, int), "lifetime": (1, int), "pmin": (2, int), "pmax": (3, int),

@@ -27,14 +27,12 @@ Awake policies:
            the real client's awake window ends when the modem enters PSM
 
 Real client vs model (psm): a wake-up without a request costs the same in
-both (setup + rtt + setup + T3324: the client's Update asks RAI "one
-response", so the notification that follows reconnects; the model does so
-with update_more=False). A wake-up serving a request differs: in the real
-run the request reaches the network while the device sets up the connection
-for its notification, is paged after that notification's release, and the
-response (RAI "ongoing") keeps the connection for the inactivity timer; the
-model delivers it during the set-up and lets the notification's RAI "no
-response" release the connection at once.
+both (setup + rtt + T3324: the wake-up Update says RAI "ongoing" when
+notifications follow it, the NON notification "no response"). A wake-up
+serving a request differs: in the real run the request is paged after the
+notification's release, and the response (RAI "ongoing") keeps the
+connection for the inactivity timer; the model lets the notification's RAI
+"no response" release the connection the request's response still uses.
 
 Timeline rules (model):
   - every wake-up starts with a registration Update (CON); the client wakes
@@ -88,8 +86,8 @@ DEFAULTS = {
     "paging_ms": 2560,          # worst-case paging delay in idle (DRX cycle)
     "rai_tail_ms": 0,           # release delay after RAI
     "update_more": True,        # model: the wake-up Update says RAI "ongoing" when
-                                # a notification follows it (False: "one response",
-                                # as the client does: the notification reconnects)
+                                # a notification follows it, as the client does
+                                # (False: "one response": the notification reconnects)
     "ua": list(UA),             # uA in PSM, idle, connected
     "capacity_mah": 2400,       # battery (e.g. one ER14505 lithium AA cell)
     "overhead": 28,             # bytes per datagram below CoAP (IPv4 20 + UDP 8; +29 DTLS)
@@ -791,11 +789,11 @@ def main(argv=None):
     res = model = None
     if a.source != "model":
         res = {label[n]: run_client(dict(base, **pols[n]), a.days, True, a.sms or ()) for n in names}
-    if a.source != "client":     # as the client: the wake-up Update asks "one response"
-        model = {label[n]: simulate(dict(base, update_more=a.source == "model", **pols[n]), a.days, True)
+    if a.source != "client":
+        model = {label[n]: simulate(dict(base, **pols[n]), a.days, True)
                  for n in names}
     for title, r in (("real client (MicroPython, client/client.py)", res),
-                     ("model" + (" (update_more=False, as the client)" if res else ""), model)):
+                     ("model", model)):
         if r:
             print("== " + title)
             print(text(r))
