@@ -182,8 +182,8 @@ class Server:
         d = d * 1000 + self.c.board.random(1)[0] * d * 100 // 255  # + up to 10 % jitter
         self.due = self.c.board.clock.ms() + d
         self.c.log("register failed", r.code if r else "timeout", "retry in %ds" % (d // 1000))
-        if self.ex and hasattr(self.ex.tr, "alert"):
-            self.close()    # DTLS: a new handshake on the next attempt
+        if not r and self.ex and hasattr(self.ex.tr, "alert"):
+            self.close()    # DTLS, no answer: a new handshake on the next attempt
         if self.c.on_reg_fail:
             self.c.on_reg_fail(self)
 
@@ -408,12 +408,11 @@ class Client:
         if self.bootstrap:
             self.bootstrap.step(b.clock.ms())
         for s in self.servers:
-            if s.ex:
-                for _ in range(16):     # bounded per step
-                    d = s.ex.tr.recv()
-                    if d is None:
-                        break
-                    s.ex.feed(d)
+            for _ in range(16):     # bounded per step
+                d = s.ex and s.ex.tr.recv()     # (a datagram may end the transport)
+                if not d:
+                    break
+                s.ex.feed(d)
         now = b.clock.ms()
         for t in [t for t in self.timers if t[0] <= now]:
             self.timers.remove(t)

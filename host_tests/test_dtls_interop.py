@@ -530,3 +530,40 @@ print('held=%d' % (f0 - gc.mem_free()))
     assert r["got"] == repr(b"small heap\n")
     assert mpy.stat().st_size <= 4096
     assert int(r["held"]) < 16 * 1024
+
+
+def test_client_account_in_certificate_mode(mp, pki):
+    # the client itself (firmware.main.build) with a coaps:// account in
+    # Security mode 2: client.transport() makes a DtlsCert from /0/x/3-5, /0/x/15,
+    # /0/x/14. libcoap (PKI mode) is no LwM2M server: its answer to the
+    # Register (a 4.xx) proves the CoAP round trip over the certificate session
+    server = "coap-server-openssl"
+    if not os.path.exists("/usr/bin/" + server):
+        pytest.skip("libcoap3-bin (%s) not installed" % server)
+    port = free_port()
+    p = subprocess.Popen([server, "-A", "127.0.0.1", "-p", str(port - 1),
+                          "-c", str(pki / "self.pem"), "-j", str(pki / "self.key.pem")],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)
+        out = mp("""
+from boards.unix import Board
+from firmware.main import build, options
+def rd(n):
+    with open(%r + '/' + n + '.der', 'rb') as f:
+        return f.read()
+LOG = []
+b = Board('/tmp')
+c = build(b, options(['--server', 'coaps://127.0.0.1:%d', '--endpoint', 'cert']), lambda *a: LOG.append(a))
+i = c.objs[0].inst[0]
+i.update({2: 2, 3: rd('cli'), 5: rd('cli.key'), 4: rd('self'), 15: 3, 14: %r})
+c.run(b.clock.ms() + 2500)
+tr = c.servers[0].ex.tr if c.servers[0].ex else None
+print(repr([type(tr).__name__, tr and tr.state, [a for a in LOG if a[0] in ('register failed', 'dtls')]]))
+""" % (str(pki), port, SNI), timeout=60)
+    finally:
+        p.kill()
+        p.wait()
+    kind, state, log = eval(out.strip().splitlines()[-1])
+    assert kind == "DtlsCert" and state == "connected"
+    assert log and log[0][0] == "register failed" and log[0][1] in (132, 133, 128)   # 4.04 / 4.05 / 4.00
