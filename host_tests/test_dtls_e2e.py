@@ -43,9 +43,11 @@ def test_lwm2m_session_over_dtls_psk_mbedtls():
         assert not any("dtls" in x for x in c.lines)
 
 
-def _deep_run(engine, n=3):
+def _deep_run(engine, n=3, cid=True):
     with Server(port=0, awake_s=0.0, flush_delay=0.0) as srv, \
             DtlsFront(("127.0.0.1", srv.port), {"dev1": KEY}, engine=engine) as f:
+        if not cid:
+            f.server.cid = None     # a server without RFC 9146
         hs, taken = [], []
 
         def between(i):
@@ -58,7 +60,8 @@ def _deep_run(engine, n=3):
         for s in taken:
             s.close()
         st = f.stats
-        st["rebinds"] = sum(1 for e in getattr(f.server, "events", ()) if e[0] == "rebind")
+        ev = [e[0] for e in getattr(f.server, "events", ())]
+        st["rebinds"], st["resumed"] = ev.count("rebind"), ev.count("resumed")
         return runs, hs, [e for e in srv.events if e["kind"] in ("register", "update")], st
 
 
@@ -79,6 +82,19 @@ def test_deep_sleep_wake_with_connection_id_needs_no_handshake():
     for c in runs[1:]:
         assert stamps(c, "wake") and stamps(c, "updated")
         assert not any("handshake" in x or "register" in x for x in c.lines)
+
+
+def test_deep_sleep_wake_resumes_the_session_without_connection_id():
+    # no CID: the saved session gives an abbreviated handshake at each wake,
+    # and the registration carries on with an Update
+    runs, hs, regs, st = _deep_run("mock", cid=False)
+    assert [c.rc for c in runs] == [3, 3, 3]
+    assert [e["kind"] for e in regs] == ["register", "update", "update"]
+    assert st["handshakes"] == 3 and st["upstreams"] == 1
+    assert st["resumed"] == 2                           # abbreviated: no key exchange
+    assert 0 < hs[1] - hs[0] == hs[2] - hs[1] < 600
+    for c in runs[1:]:
+        assert not any("register" in x for x in c.lines)
 
 
 def test_deep_sleep_without_session_resumption_registers_again():
