@@ -2,6 +2,8 @@
 (firmware.main.build + Reporter) on a virtual-clock board, and a bare CoAP
 "server" socket in the same process that registers it and sends requests.
 Every datagram the client sends is recorded with its client-time stamp."""
+from devclient import MP_PEER_SOCKET
+
 
 PRELUDE = r"""
 import socket, os
@@ -104,20 +106,7 @@ run(100)
 """
 
 
-# a bound UDP socket `peer` on a free loopback port `port` (the unix port has
-# no getsockname, so ports are tried from a random start)
-PEER_SOCKET = r"""
-port = 0
-for p in range(42000 + os.urandom(1)[0] * 40, 53000):
-    try:
-        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        peer.bind(socket.getaddrinfo("127.0.0.1", p)[0][-1])
-        port = p
-        break
-    except OSError:
-        pass
-"""
-PRELUDE = PRELUDE.replace("PEER_SOCKET", PEER_SOCKET)
+PRELUDE = PRELUDE.replace("PEER_SOCKET", MP_PEER_SOCKET)
 
 
 def prelude(lifetime=86400):

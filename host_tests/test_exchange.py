@@ -1,7 +1,7 @@
 """Message layer (client/exchange.py) on the virtual clock, with a real
 loopback UDP peer socket on the device side."""
 
-from mpharness import PEER_SOCKET
+from devclient import MP_PEER_SOCKET as PEER_SOCKET
 
 PRELUDE = """
 import socket

@@ -12,6 +12,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 
 
+# MicroPython code for an in-process server peer: a bound UDP socket `peer` on
+# a free loopback port `port` (the unix port has no getsockname, so ports are
+# tried from a random start); needs `socket` and `os` imported
+MP_PEER_SOCKET = r"""
+port = 0
+for p in range(42000 + os.urandom(1)[0] * 40, 53000):
+    try:
+        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        peer.bind(socket.getaddrinfo("127.0.0.1", p)[0][-1])
+        port = p
+        break
+    except OSError:
+        pass
+"""
+
+
 class DevClient:
     def __init__(self, server_uri, ep, *args, mpy=False, heap=None, echo=None,
                  state=None, clock="virtual"):

@@ -64,6 +64,7 @@ if _shim:
 from boards import modem as M                                   # noqa: E402
 from boards.simmodem import SimModem, PSM, IDLE, CONN, NAMES, UA  # noqa: E402
 from client.exchange import max_transmit_wait, ACK_TIMEOUT, MAX_RETRANSMIT  # noqa: E402
+from devclient import MP_PEER_SOCKET                            # noqa: E402
 if _shim:
     del sys.modules["micropython"]
 
@@ -390,15 +391,7 @@ DAY = 86400000
 ACK_T = 2000        # the server's CoAP ACK_TIMEOUT (no random factor) and MAX_RETRANSMIT
 MAX_RT = 4
 HALF = C["rtt_ms"] // 2  # device's network <-> server
-port = 0
-for p in range(42000 + os.urandom(1)[0] * 40, 53000):
-    try:
-        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        peer.bind(socket.getaddrinfo("127.0.0.1", p)[0][-1])
-        port = p
-        break
-    except OSError:
-        pass
+PEER_SOCKET
 peer.setblocking(False)
 trace = []
 b = CellBoard(C["state"], 0, C["policy"], C["t3324"], C["t3412"], C["setup_ms"], C["overhead"],
@@ -633,7 +626,8 @@ def run_client(cfg, days=7, trace=False, sms=(), log=False, timeout=300):
         args = dict(c, days=days, sms=list(sms), log=log, state=os.path.join(d, "state"))
         if c["policy"] == "psm" and c["t3324"] is None:     # as the model: reaction + paging
             args["t3324"] = -(-(c["rtt_ms"] + c["paging_ms"]) // 1000)
-        code = "PATHS = %r\n" % (PATHS,) + DEVICE.replace("CFG", repr(json.dumps(args)), 1)
+        code = "PATHS = %r\n" % (PATHS,) + DEVICE.replace("CFG", repr(json.dumps(args)), 1).replace(
+            "PEER_SOCKET", MP_PEER_SOCKET, 1)
         f = os.path.join(d, "run.py")
         with open(f, "w") as fh:
             fh.write(code)
