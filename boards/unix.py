@@ -32,7 +32,7 @@ class Udp:
         ai = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
         self.sock = socket.socket(ai[0], socket.SOCK_DGRAM)
         self.lport = 0
-        for p in (lport or 0, 0, 0, 0):
+        for p in (lport, 0, 0, 0):
             p = p or 49152 + int.from_bytes(os.urandom(2), "big") % 16384
             try:
                 self.sock.bind(socket.getaddrinfo("::" if ai[0] == socket.AF_INET6 else "0.0.0.0", p)[0][-1])
