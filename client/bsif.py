@@ -4,7 +4,7 @@
 # (client/bootstrap.py drops the module afterwards: RAM).
 from client.coap import Msg
 from client.engine import path_of, pstr
-from client.client import parse_uri
+from client.reg import parse_uri
 from client.model import check
 from client.codes import *
 

@@ -53,7 +53,7 @@ def hibernate(c, ms):
     now = b.clock.ms()
     srv = []
     for s in c.servers:
-        if s.sent and s.loc and s.state == 2:   # registered (client._OK)
+        if s.sent and s.loc and s.settled():
             tr = s.ex.tr
             srv.append([s.ssid, s.loc, list(s.sent), s.due - now,
                         tr.save() if hasattr(tr, "save") else None, s.lport])
@@ -78,13 +78,7 @@ def restore(c):
     for ssid, loc, sent, due, dtls, lport in v["srv"]:
         s = c.server(ssid)
         if s:
-            s.lport = lport
-            s.loc = loc
-            s.sent = tuple(sent)
-            s.state = 2
-            s.due = now + due - late
-            s.wake = True
-            s.connect(dtls)
+            s.restore(loc, sent, now + due - late, lport, dtls)
     if v["rep"]:
         load(c.rep(), v["rep"], now - late, c.server)
     c.off_at = now
