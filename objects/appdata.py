@@ -1,9 +1,7 @@
 # LwM2M Binary App Data Container (19): opaque data the application and the
 # server exchange; large values travel block-wise.
 from client.model import Obj
-from client.codes import R, W, OPAQUE, INT, TIME, STR
-
-RW = R | W
+from client.codes import R, W, RW, OPAQUE, INT, TIME, STR
 
 
 class AppData(Obj):

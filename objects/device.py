@@ -1,9 +1,7 @@
 # LwM2M Device object (3): identity, reboot, factory reset, time, errors,
 # battery and memory where the board knows them.
 from client.model import Obj
-from client.codes import R, W, E, STR, INT, TIME, NONE
-
-RW = R | W
+from client.codes import R, W, RW, E, STR, INT, TIME, NONE
 
 
 class Device(Obj):

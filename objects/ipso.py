@@ -1,9 +1,7 @@
 # IPSO sensor objects (Temperature 3303 and the like): a value the
 # application sets, with min/max tracking and their reset.
 from client.model import Obj
-from client.codes import R, W, E, STR, FLOAT, NONE
-
-RW = R | W
+from client.codes import R, W, RW, E, STR, FLOAT, NONE
 
 
 class Sensor(Obj):

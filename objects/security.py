@@ -1,9 +1,7 @@
 # LwM2M Security object (0): server URIs and credentials. Never exposed to
 # management servers; written by bootstrap or the factory configuration.
 from client.model import Obj
-from client.codes import R, W, STR, BOOL, INT, OPAQUE, CoapError, UNAUTHORIZED
-
-RW = R | W
+from client.codes import R, W, RW, STR, BOOL, INT, OPAQUE, CoapError, UNAUTHORIZED
 
 
 class Security(Obj):

@@ -1,8 +1,6 @@
 # LwM2M Server object (1): one instance per management server account.
 from client.model import Obj
-from client.codes import R, W, E, STR, BOOL, INT, UINT, TIME, NONE
-
-RW = R | W
+from client.codes import R, W, RW, E, STR, BOOL, INT, UINT, TIME, NONE
 
 
 class Server(Obj):
