@@ -9,6 +9,7 @@
 # fails and /1/x/16 says so (or every account failed), by executing /1/x/9.
 import sys
 from micropython import const
+from client.ids import SRV_BS_ON_FAIL
 from client.coap import Msg
 from client.exchange import Exchange
 from client.codes import CON, POST, CHANGED, URI_PATH, URI_QUERY, CoapError
@@ -91,7 +92,7 @@ class Bootstrap:
         if s.fails or self.state != _IDLE:
             return
         self.dead.add(s.ssid)
-        if s.res(16, True) or all(x.ssid in self.dead for x in self.c.servers):
+        if s.res(SRV_BS_ON_FAIL, True) or all(x.ssid in self.dead for x in self.c.servers):
             self.start()
 
     # -- the Bootstrap-Request ---------------------------------------------

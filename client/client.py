@@ -1,6 +1,8 @@
 # The client: one single-threaded loop (step / next_step_ms) driving the
 # Registration interface (client/reg.py) for every server account, queue
 # mode (radio off between deadlines) and the application's timers.
+from client.ids import (MODE_CERT, SEC_BOOTSTRAP, SEC_CERT_USAGE, SEC_ID, SEC_KEY, SEC_MODE,
+                        SEC_SERVER_KEY, SEC_SNI, SEC_SSID, SEC_URI, SRV_BINDING, SRV_LIFETIME, SRV_SSID)
 from client import reg
 from client.reg import Server, parse_uri
 from client.engine import Engine
@@ -39,9 +41,9 @@ class Client:
         self.servers = []
         for i in sorted(sec):
             s = sec[i]
-            if not s.get(1) and s.get(10) is not None:
-                ssid = s[10]
-                srv = old.get(ssid) or Server(self, ssid, s[0])
+            if not s.get(SEC_BOOTSTRAP) and s.get(SEC_SSID) is not None:
+                ssid = s[SEC_SSID]
+                srv = old.get(ssid) or Server(self, ssid, s[SEC_URI])
                 self.servers.append(srv)
 
     def server(self, ssid):
@@ -58,8 +60,8 @@ class Client:
         if structure:
             for s in self.servers:
                 s.trigger()
-        elif path[0] == 1 and len(path) > 2 and path[2] in (1, 7):
-            s = self.server(self.objs[1].inst.get(path[1], {}).get(0))
+        elif path[0] == 1 and len(path) > 2 and path[2] in (SRV_LIFETIME, SRV_BINDING):
+            s = self.server(self.objs[1].inst.get(path[1], {}).get(SRV_SSID))
             if s:
                 s.trigger()
 
@@ -96,13 +98,14 @@ class Client:
         b = self.board
         host, port, secure = parse_uri(uri)
         u = tr = b.udp(host, port, lport)
-        if secure and sec.get(2) == 2:
+        if secure and sec.get(SEC_MODE) == MODE_CERT:
             # certificates (mode 2): the firmware's ssl; SNI /0/x/14, else the host
             from client.dtlscert import DtlsCert
-            tr = DtlsCert(u, sec.get(3), sec.get(5), sec.get(4), sec.get(15), sec.get(14) or host, b.clock.ms)
+            tr = DtlsCert(u, sec.get(SEC_ID), sec.get(SEC_KEY), sec.get(SEC_SERVER_KEY), sec.get(SEC_CERT_USAGE),
+                          sec.get(SEC_SNI) or host, b.clock.ms)
         elif secure:
             from client.dtls import Dtls
-            tr = Dtls(u, sec.get(3, b""), sec.get(5, b""), b.clock.ms, b.random, cid=True)
+            tr = Dtls(u, sec.get(SEC_ID, b""), sec.get(SEC_KEY, b""), b.clock.ms, b.random, cid=True)
             if saved:
                 tr.load(saved)
         tr.lport = u.lport

@@ -2,6 +2,8 @@
 # its transport, exchange and registration state machine. The loop that
 # drives every account (step / next_step_ms, queue mode) is client/client.py.
 from micropython import const
+from client.ids import (SEC_BOOTSTRAP, SEC_SSID, SRV_BINDING, SRV_LAST_ERROR, SRV_LIFETIME,
+                        SRV_RETRY_COUNT, SRV_RETRY_TIMER, SRV_SEQ_DELAY, SRV_SSID)
 from client.coap import Msg
 from client.exchange import Exchange
 from client.codes import (CHANGED, CON, CONTENT_FORMAT, CREATED, DELETE, FMT_LINK,
@@ -52,12 +54,12 @@ class Server:
         # a resource of this account's Server object instance
         o = self.c.objs[1]
         for i in o.inst.values():
-            if i.get(0) == self.ssid:
+            if i.get(SRV_SSID) == self.ssid:
                 return i.get(rid, default)
         return default
 
     def lifetime(self):
-        return self.res(1, 86400)
+        return self.res(SRV_LIFETIME, 86400)
 
     def connect(self, saved=None):
         if self.ex:
@@ -72,7 +74,7 @@ class Server:
     def sec(self):
         # this account's Security object instance
         for i in self.c.objs[0].inst.values():
-            if i.get(10) == self.ssid and not i.get(1):
+            if i.get(SEC_SSID) == self.ssid and not i.get(SEC_BOOTSTRAP):
                 return i
         return {}
 
@@ -96,11 +98,11 @@ class Server:
         a = tr.alert or 0
         self.c.log("dtls", err)
         for i in self.c.objs[1].inst.values():
-            if i.get(0) == self.ssid:
-                i[11] = a
+            if i.get(SRV_SSID) == self.ssid:
+                i[SRV_LAST_ERROR] = a
         self.close()
         if 42 <= a <= 49 and a != 47 or a >= 112:
-            self.fails = self.res(17, 5)
+            self.fails = self.res(SRV_RETRY_COUNT, 5)
         self.state = WAIT
         self._failed(None)
 
@@ -123,7 +125,7 @@ class Server:
 
     # -- registration state machine --------------------------------------
     def _query(self, full):
-        lt, b = self.lifetime(), self.res(7, "U")
+        lt, b = self.lifetime(), self.res(SRV_BINDING, "U")
         q = []
         if full:
             q = ["ep=" + self.c.ep, "lt=%d" % lt, "lwm2m=1.1", "b=" + b.replace("Q", "")]
@@ -172,11 +174,11 @@ class Server:
         # back-off: Communication Retry Timer * 2^n, then the sequence delay
         self.fails += 1
         self.state = WAIT
-        tries = self.res(17, 5)
+        tries = self.res(SRV_RETRY_COUNT, 5)
         if self.fails <= tries:
-            d = self.res(18, 60) << (self.fails - 1)
+            d = self.res(SRV_RETRY_TIMER, 60) << (self.fails - 1)
         else:
-            d = self.res(19, 86400)
+            d = self.res(SRV_SEQ_DELAY, 86400)
             self.fails = 0
         d = d * 1000 + self.c.board.random(1)[0] * d * 100 // 255  # + up to 10 % jitter
         self.due = self.c.board.clock.ms() + d
@@ -313,4 +315,4 @@ class Server:
         return self.state in (OK, UPD) and not self.wake
 
     def queue(self):
-        return "Q" in self.res(7, "U")
+        return "Q" in self.res(SRV_BINDING, "U")

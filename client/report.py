@@ -1,6 +1,7 @@
 # Information Reporting (transport spec §6.4.5): Observe/Notify (RFC 7641)
 # with notification attributes, Observe-/Read-/Write-Composite, Send.
 from micropython import const
+from client.ids import SRV_CON, SRV_MUTE_SEND, SRV_PMAX, SRV_PMIN, SRV_STORING
 from client.coap import Msg
 from client.engine import fmt, pstr
 from client.model import check
@@ -87,7 +88,7 @@ class Reporter:
     def eff(self, path, srv):
         # effective attributes: Server defaults, then object, instance,
         # resource, resource-instance levels (the deeper one wins)
-        a = {"pmin": srv.res(2, 0) or 0, "pmax": srv.res(3, 0) or 0}
+        a = {"pmin": srv.res(SRV_PMIN, 0) or 0, "pmax": srv.res(SRV_PMAX, 0) or 0}
         for n in range(1, len(path) + 1):
             x = self.attrs.get((srv.ssid, path[:n]))
             if x:
@@ -187,7 +188,7 @@ class Reporter:
         # while a CON notification is in flight or queued (NSTART 1): a NON
         # would overtake it, and notifications arrive in the order made
         o = ex.out
-        con = (srv.res(26, 0) or now - ob.con >= _DAY or o and o[7] >= 64
+        con = (srv.res(SRV_CON, 0) or now - ob.con >= _DAY or o and o[7] >= 64
                or any(m.code >= 64 for m, _ in ex.queue))
         r.t = CON if con else NON
         if con:
@@ -263,7 +264,7 @@ class Reporter:
                 p = a["pmax"]
                 if ob.dirty or p and p >= a["pmin"] and now + self.coalesce_ms >= ob.last + p * 1000:
                     self.notify(ob, now)
-            elif ob.dirty and srv.res(6, True):
+            elif ob.dirty and srv.res(SRV_STORING, True):
                 self._store(ob, now)
         self._flush_sends()
 
@@ -287,7 +288,7 @@ class Reporter:
             if rdy and self._held(srv):
                 continue        # the exchange paces the stored ones
             a = self.eff(ob.paths[0], srv)
-            if ob.dirty and (rdy or (cpu or b.radio) and srv.res(6, True)):
+            if ob.dirty and (rdy or (cpu or b.radio) and srv.res(SRV_STORING, True)):
                 d = _min(d, ob.last + a["pmin"] * 1000)
             if a["pmax"] and a["pmax"] >= a["pmin"]:
                 t = ob.last + a["pmax"] * 1000
@@ -348,7 +349,7 @@ class Reporter:
         while self.sends:
             srv = None
             for s in self.c.servers:
-                if s.ready() and not s.res(23, False) and not s.ex.busy():
+                if s.ready() and not s.res(SRV_MUTE_SEND, False) and not s.ex.busy():
                     srv = s
                     break
             if not srv:
