@@ -66,7 +66,17 @@ def parse(data):
     if b0 >> 6 != 1 or tkl > 8 or n < 4 + tkl:
         raise Malformed
     m = Msg((b0 >> 4) & 3, mv[1], (mv[2] << 8) | mv[3], bytes(mv[4:4 + tkl]))
-    i = 4 + tkl
+    opts_at(m, mv, 4 + tkl)
+    # an empty message (code 0.00) carries nothing but the header
+    if m.code == 0 and (tkl or n > 4):
+        raise Malformed
+    return m
+
+
+def opts_at(m, mv, i):
+    # options and payload of mv from offset i into m (shared with the
+    # RFC 8323 framing, client/tcp.py, whose layout after the token is the same)
+    n = len(mv)
     num = 0
     opts = m.opts
     while i < n:
@@ -103,10 +113,6 @@ def parse(data):
             raise Malformed
         opts.append((num, mv[i:i + ln]))
         i += ln
-    # an empty message (code 0.00) carries nothing but the header
-    if m.code == 0 and (tkl or n > 4):
-        raise Malformed
-    return m
 
 
 def _ext(x):
