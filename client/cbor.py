@@ -137,6 +137,8 @@ def _item(b, i, d):
         c = 0
         while b[i] != _BREAK if n is None else c < n:
             k, i = _item(b, i, d + 1)
+            if type(k) is list:
+                k = tuple(k)    # an array as a key (LwM2M CBOR path fragments)
             if k in m:
                 raise CoapError(BAD_REQUEST)
             m[k], i = _item(b, i, d + 1)

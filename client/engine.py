@@ -4,7 +4,7 @@ from client.coap import Msg
 from client.model import check
 from client.codes import (ACCEPT, BAD_OPTION, BAD_REQUEST, BLOCK1, BLOCK2, CHANGED,
                           CONTENT, CONTENT_FORMAT, CREATED, CoapError, DELETE, DELETED,
-                          E, FETCH, FMT_LINK, FMT_OPAQUE, FMT_SENML_CBOR,
+                          E, FETCH, INTERNAL_SERVER_ERROR, FMT_JSON, FMT_LINK, FMT_LWM2M_CBOR, FMT_OPAQUE, FMT_SENML_CBOR,
                           FMT_SENML_JSON, FMT_TEXT, FMT_TLV, GET, IPATCH,
                           LOCATION_PATH, METHOD_NOT_ALLOWED, NOT_ACCEPTABLE, NOT_FOUND,
                           OBSERVE, OPAQUE, POST, PUT, R, UNAUTHORIZED,
@@ -29,6 +29,12 @@ def fmt(cf):
     if cf in (FMT_SENML_JSON, FMT_SENML_CBOR):
         from client import senml
         return (lambda r, b: senml.enc(r, b, cf)), (lambda p, b, t: senml.dec(p, b, t, cf))
+    if cf == FMT_LWM2M_CBOR:
+        from client import lwcbor
+        return lwcbor.enc, lwcbor.dec
+    if cf == FMT_JSON:
+        from client import lwjson
+        return lwjson.enc, lwjson.dec
     return None
 
 
@@ -45,6 +51,14 @@ def path_of(m):
     if len(p) > 4:
         raise CoapError(NOT_FOUND)
     return tuple(p)
+
+
+def _utf8(f, *a):
+    # f(*a) decodes text from the request: not UTF-8 -> 4.00
+    try:
+        return f(*a)
+    except UnicodeError:
+        raise CoapError(BAD_REQUEST)
 
 
 def pstr(p):
@@ -90,6 +104,12 @@ class Engine:
             return self.blk().block2(m, r) if blk or len(r.payload) > 1024 else r
         except CoapError as e:
             return Msg(code=e.code)
+        except UnicodeError:
+            return Msg(code=BAD_REQUEST)    # text that is not UTF-8: a malformed request
+        except Exception as e:
+            # a genuine bug: 5.00, logged with the request's path
+            self.c.log("error", m.code, "/" + "/".join(str(bytes(s), "latin-1") for s in m.all(URI_PATH)), repr(e))
+            return Msg(code=INTERNAL_SERVER_ERROR)
 
     def dispatch(self, m, path, srv):
         code = m.code
@@ -111,9 +131,11 @@ class Engine:
             return self.read(path, acc, srv)
         if code == PUT:
             if not m.payload and m.opt(CONTENT_FORMAT) is None and m.opt(URI_QUERY) is not None:
+                if not path:                # Write-Attributes needs an object at least
+                    raise CoapError(METHOD_NOT_ALLOWED)
                 self.allow(srv, R, path)    # Write-Attributes
                 self.exists(path)
-                c.rep().write_attrs(path, m.strs(URI_QUERY), srv)
+                c.rep().write_attrs(path, _utf8(m.strs, URI_QUERY), srv)
                 return Msg(code=CHANGED)
             if len(path) < 2:
                 raise CoapError(METHOD_NOT_ALLOWED)
@@ -130,7 +152,7 @@ class Engine:
                 if path[2] not in o.inst[path[1]]:
                     raise CoapError(NOT_FOUND)
                 self.allow(srv, E, path)
-                arg = str(m.payload, "utf-8") if m.payload else ""
+                arg = _utf8(str, m.payload, "utf-8") if m.payload else ""
                 c.log("execute", pstr(path))
                 o.execute(path[1], path[2], arg)
                 return Msg(code=CHANGED)
@@ -243,7 +265,7 @@ class Engine:
                 raise CoapError(METHOD_NOT_ALLOWED)
             if (len(p) == 4) != bool(r[3]):
                 raise CoapError(BAD_REQUEST)
-            todo.append((p, check(r[2], v)))
+            todo.append((p, check(r, v)))
         if not todo and len(path) < 3:
             raise CoapError(BAD_REQUEST)
         done = {}
@@ -285,7 +307,7 @@ class Engine:
             r = o.res(p[2])
             if (len(p) == 4) != bool(r[3]):
                 raise CoapError(BAD_REQUEST)
-            o.write(p[1], p[2], check(r[2], v), p[3] if len(p) == 4 else None)
+            o.write(p[1], p[2], check(r, v), p[3] if len(p) == 4 else None)
 
     # -- Discover / registration payload -----------------------------------
     def discover(self, path, srv):
@@ -316,7 +338,10 @@ class Engine:
 
     def links(self):
         # Register/Update payload: objects and instances, Security left out
-        out = ['</>;rt="oma.lwm2m";ct=%d' % self.c.fmt]
+        # ct= only for a preferred format other than the default (TLV): strict
+        # servers refuse a ct= they do not expect on </>
+        f = self.c.fmt
+        out = ['</>;rt="oma.lwm2m"' + (";ct=%d" % f if f != FMT_TLV else "")]
         for oid in sorted(self.objs):
             if oid == 0:
                 continue
