@@ -13,8 +13,9 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 def mp_env():
     env = dict(os.environ)
-    # device packages (client/, objects/, boards/) import from the repo root
-    env["MICROPYPATH"] = ".frozen:" + ROOT
+    # device packages (client/, objects/, boards/) import from the repo root;
+    # simulators (simulated modem, SMS gateway) from tools/sim, never shipped
+    env["MICROPYPATH"] = ".frozen:" + ROOT + ":" + os.path.join(ROOT, "tools", "sim")
     return env
 
 

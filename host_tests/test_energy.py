@@ -1,4 +1,4 @@
-"""Energy model (tools/energy.py simulate, the timeline model kept as a
+"""Energy model (tools/energy/model.py simulate, the timeline model kept as a
 cross-check) over simulated days: wake-ups and radio-on time per day match the
 configuration exactly; the PSM-aware policy needs at least 10x less radio-on
 time than the spec default and loses no queued request. bench_figures() and
@@ -10,7 +10,7 @@ import time
 import pytest
 
 import energy
-import energyplot
+from energy import plot as energyplot
 
 REF = energy.REFERENCE
 C = energy.DEFAULTS

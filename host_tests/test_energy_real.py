@@ -1,10 +1,10 @@
-"""Energy figures from the real client (tools/energy.py run_client): client/
+"""Energy figures from the real client (tools/energy/real.py run_client, device side tools/energy/runner.py): client/
 client.py on the MicroPython unix port, virtual clock, its datagrams through the
-simulated modem (boards/cellular.py CellBoard), a queue-mode server peer in the
+simulated modem (tools/sim/simcell.py CellBoard), a queue-mode server peer in the
 same process. Reference profile: lifetime 24 h, /3303/0/5700 observed with
 pmax 1 h, 5 held server requests a day, 7 simulated days per policy.
 
-Timings of the reference configuration (tools/energy.py DEFAULTS): S = 1 s
+Timings of the reference configuration (tools/energy/config.py DEFAULTS): S = 1 s
 connection set-up when sending from idle or PSM, R = 0.5 s round trip to the
 server, 0.2 s server reaction, paging cycle 2.56 s, RRC inactivity 10 s.
 The virtual board moves its clock 1 ms for every datagram it takes in, so
@@ -152,7 +152,7 @@ def test_model_cross_check(real):
     # psm: a wake-up without a request costs the same in both (the Update
     # says "ongoing" when notifications follow it) within 1 %; with requests the model is
     # lower (its notification's RAI "no response" releases the connection the
-    # request's response still uses, see tools/energy.py)
+    # request's response still uses, see tools/energy/model.py)
     cfg = dict(REF, policy="psm", requests_per_day=0)
     r = energy.run_client(cfg, DAYS)["radio_on_s_day"]
     m = energy.simulate(dict(cfg, update_more=True), DAYS)["radio_on_s_day"]
@@ -175,7 +175,7 @@ def test_short_active_timer_loses_requests():
 def _cell(board, lifetime, extra=""):
     # the in-process harness (host_tests/mpharness.py) on a CellBoard
     code = prelude(lifetime).replace('"--lifetime", ', '"--binding", "UQ", %s"--lifetime", ' % extra)
-    code = code.replace("from boards.virtual import VirtualBoard", "from boards.cellular import CellBoard")
+    code = code.replace("from boards.virtual import VirtualBoard", "from simcell import CellBoard")
     code = code.replace("b = VirtualBoard(slice_ms=2)", "b = " + board)
     return code.replace("c.servers[0].connect()", "granted = b.setup(c)\nc.servers[0].connect()")
 

@@ -1,12 +1,12 @@
 """Cellular modem interface (boards/modem.py) and the simulated modem
-(boards/simmodem.py) on the MicroPython unix port: 3GPP timer encodings both
+(tools/sim/simmodem.py) on the MicroPython unix port: 3GPP timer encodings both
 ways, AT command strings, URC parsing, radio-state durations on a virtual clock."""
 import pytest
 
 PRELUDE = """
 from boards.modem import *
 from boards import modem as M
-from boards.simmodem import SimModem, Link, PSM, IDLE, CONN
+from simmodem import SimModem, Link, PSM, IDLE, CONN
 class Clock:
     now = 0
     def ms(self):

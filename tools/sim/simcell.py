@@ -1,5 +1,6 @@
-# A cellular board on the virtual clock (unix port): VirtualBoard's loopback
-# sockets seen through the simulated modem (boards/simmodem.py), which is
+# A simulated cellular board on the virtual clock (unix port; a simulator in
+# tools/sim/, not shipped): VirtualBoard's loopback sockets seen through the
+# simulated modem (tools/sim/simmodem.py), which is
 # configured over AT commands (boards/modem.py) on the same clock. Policies:
 #   default/fixed  the client's own awake window; when it turns the radio off
 #                  the host forces the modem to sleep (PSM)
@@ -10,7 +11,7 @@
 # An SMS from the network (sms()) wakes the client with a Registration Update
 # trigger (issue 5 point 7).
 from boards.virtual import VirtualBoard
-from boards.simmodem import SimModem, Link
+from simmodem import SimModem, Link
 from boards.modem import Modem, rai_for
 
 

@@ -1,6 +1,6 @@
-# A simulated cellular modem for the unix port and the host energy tool: it
-# answers the AT commands boards/modem.py sends (on the same write()/read()
-# stream interface) and models the radio states on the board's clock:
+# A simulated cellular modem (a simulator: lives in tools/sim/, never shipped
+# to a board; runs on MicroPython's unix port and on CPython): it answers the
+# AT commands boards/modem.py sends (on the same write()/read() stream interface) and models the radio states on the board's clock:
 #   CONN  RRC connected: from a send (or paging) until the network releases the
 #         connection: RRC inactivity timer after the last datagram, at once
 #         with RAI "no response expected", after the next downlink with RAI

@@ -1,9 +1,9 @@
 """PNG of the radio state over one day per awake policy, from the traces of
-tools/energy.py simulate(..., trace=True): matplotlib (Agg) when installed,
+run_client or simulate(..., trace=True): matplotlib (Agg) when installed,
 else a plain raster written with zlib."""
 import os
 
-from energy import DAY_MS, PSM, IDLE, CONN, NAMES
+from .config import DAY_MS, PSM, IDLE, CONN, NAMES
 
 
 def _day(trace, day):
