@@ -32,7 +32,7 @@ import zlib
 import cbor2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bsconfig  # noqa: E402
+from devserver import bsconfig  # noqa: E402
 
 MAGIC = b"LwS1"
 FACTORY = "factory.cfg"

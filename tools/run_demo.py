@@ -11,10 +11,10 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import provision  # noqa: E402
-from bootstrap_server import BootstrapServer  # noqa: E402
+from devserver.bootstrap import BootstrapServer  # noqa: E402
 from devclient import DevClient  # noqa: E402
-from dtls_front import DtlsFront  # noqa: E402
-from lwm2m_server import Server  # noqa: E402
+from devserver.dtls_front import DtlsFront  # noqa: E402
+from devserver.server import Server  # noqa: E402
 from session import run_session  # noqa: E402
 
 
