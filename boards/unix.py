@@ -120,3 +120,54 @@ class Board:
     def conn(self):
         # Connectivity Monitoring values: Ethernet bearer (41) on loopback
         return {0: 41, 1: {0: 41}, 2: 0, 4: {0: "127.0.0.1"}}
+
+
+class Listener:
+    # a UDP socket bound to a local port that answers any peer (the
+    # device-to-device CoAP endpoint, client/local.py); nothing is received
+    # or sent while the radio is off
+    def __init__(self, board, port, host="0.0.0.0"):
+        self.board = board
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(socket.getaddrinfo(host, port)[0][-1])
+        self.sock.setblocking(False)
+
+    def recvfrom(self):
+        try:
+            d, a = self.sock.recvfrom(1500)
+        except OSError:
+            return None, None
+        return (d, a) if self.board.radio else (None, None)
+
+    def drain(self):
+        # radio off: what arrives is lost
+        for _ in range(32):
+            try:
+                self.sock.recvfrom(1500)
+            except OSError:
+                return
+
+    def sendto(self, data, addr):
+        if self.board.radio:
+            try:
+                self.sock.sendto(data, addr)
+            except OSError:
+                pass
+
+    def close(self):
+        b = self.board
+        if self in b.open:
+            b.open.remove(self)
+            b.poll.unregister(self.sock)
+        self.sock.close()
+
+
+def listen(board, port, host="0.0.0.0"):
+    # Board.listen: registered with the board's poll like the transports
+    t = Listener(board, port, host)
+    board.open.append(t)
+    board.poll.register(t.sock, select.POLLIN)
+    return t
+
+
+Board.listen = listen

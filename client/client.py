@@ -20,6 +20,7 @@ class Client:
             self.objs[o.ID] = o
         self.reporter = None
         self.bootstrap = self.acl = self.store = None   # client/bootstrap, objects/acl, client/store
+        self.local = None   # client/local: the device-to-device CoAP endpoint, if any
         self.on_update = self.on_reg_fail = self.on_bootstrap = None
         self.log = log or (lambda *a: None)
         self.engine = Engine(self)
@@ -86,6 +87,12 @@ class Client:
                 self.reporter.coalesce_ms = self.coalesce_ms
         return self.reporter
 
+    def serve_local(self, port=5683, oids=None):
+        # the device-to-device CoAP endpoint (client/local.py) on port
+        from client.local import Local
+        self.local = Local(self, port, oids)
+        return self.local
+
     def send(self, paths, cf=FMT_SENML_CBOR):
         # Send (POST /dp) these paths, queued until a server is registered
         self.rep().send(paths, cf)
@@ -131,11 +138,16 @@ class Client:
             s.step(now)
         if self.reporter:
             self.reporter.step(now)
+        if self.local:
+            self.local.step()
 
     def _next(self, timers=True):
         # the earliest deadline (client ms): the servers', the reporter's (the
         # radio ones while offline), bootstrap, and the application's timers
         d = self.bootstrap.deadline() if self.bootstrap else None
+        if self.local:
+            x = self.local.deadline()
+            d = x if d is None or x is not None and x < d else d
         for x in [s.deadline() for s in self.servers] + [self.reporter.deadline(timers) if self.reporter else None] + (
                 [t[0] for t in self.timers] if timers else []):
             if x is not None and (d is None or x < d):
@@ -187,6 +199,8 @@ class Client:
             for s in self.servers:
                 while not b.radio and s.ex and s.ex.tr.recv() is not None:
                     pass        # lost, as on a sleeping radio
+            if self.local:
+                self.local.lis.drain()
         r = self._next(False)
         if r is not None and r <= b.clock.ms():
             self.wake()

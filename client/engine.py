@@ -179,13 +179,19 @@ class Engine:
 
     def allow(self, srv, op, path):
         # Access Control (objects/acl.py): 4.01 when srv lacks the right
-        if self.c.acl and srv and not self.c.acl(srv, op, path):
+        if not self.can(srv, op, path):
             raise CoapError(UNAUTHORIZED)
+
+    def can(self, srv, op, path):
+        g = getattr(srv, "grant", None)     # a local peer (client/local.py)
+        if g:
+            return g(op, path)
+        a = self.c.acl
+        return not (a and srv) or a(srv, op, path)
 
     def iids(self, o, srv):
         # instances of o, those srv may not read left out
-        a = self.c.acl
-        return [i for i in sorted(o.inst) if not (a and srv) or a(srv, R, (o.ID, i))]
+        return [i for i in sorted(o.inst) if self.can(srv, R, (o.ID, i))]
 
     def _content(self, payload, cf):
         return Msg(code=CONTENT, payload=payload).add(CONTENT_FORMAT, cf)
