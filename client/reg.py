@@ -49,6 +49,7 @@ class Server:
         self.wake = False   # queue mode: asleep, or back and the Update not done yet
         self.fresh = False  # a new transport since registering: DTLS handshake first
         self.lport = 0      # local UDP port, the same after a deep sleep
+        self.up = True      # the board's link, as last seen (see link())
 
     def res(self, rid, default=None):
         # a resource of this account's Server object instance
@@ -62,14 +63,21 @@ class Server:
         return self.res(SRV_LIFETIME, 86400)
 
     def connect(self, saved=None):
+        # True with a transport; False when it could not be made (a name that
+        # does not resolve, no route, no socket): a failed attempt, not a crash
         if self.ex:
-            return
+            return True
         b = self.c.board
-        tr = self.c.transport(self.uri, self.sec(), saved, self.lport)
+        try:
+            tr = self.c.transport(self.uri, self.sec(), saved, self.lport)
+        except OSError as e:
+            self.c.log("connect failed", self.uri, e.args[0] if e.args else "")
+            return False
         self.lport = tr.lport
         self.ex = Exchange(tr, b.clock, b.random, self)
         self.ex.rai = getattr(b, "rai", None)   # a cellular board's RAI hook
         self.fresh = True
+        return True
 
     def sec(self):
         # this account's Security object instance
@@ -139,7 +147,9 @@ class Server:
         return q, (lt, b)
 
     def register(self):
-        self.connect()
+        if not self.connect():
+            self._failed(None)
+            return
         self.ex.cancel()
         self.fresh = self.wake = False
         q, s = self._query(True)
@@ -262,8 +272,22 @@ class Server:
         self.fresh = st not in (None, "connected")
         return self.fresh
 
+    def link(self):
+        # the board's link (Wi-Fi...) as a scheduler input: while it is down
+        # nothing is sent and no timer of this account runs (a CON in flight
+        # or queued waits); going down is like a queue-mode sleep (notifications
+        # are stored), coming back sends an Update first (a new address)
+        up = getattr(self.c.board, "online", True)
+        if up != self.up:
+            self.up = up
+            if self.registered():
+                self.wake = True
+                if up and self.state == OK:
+                    self.due = 0
+        return up
+
     def step(self, now):
-        if self.paused():
+        if self.paused() or not self.link():
             return
         if self.ex:
             self._tls()
@@ -272,14 +296,15 @@ class Server:
         if self.state in (IDLE, WAIT) and now >= self.due:
             self.register()
         elif self.state == OK and now >= self.due and self.c.board.radio:
-            self.connect()
-            if not (self.fresh and self._hs()):
+            if not self.connect():
+                self._failed(None)
+            elif not (self.fresh and self._hs()):
                 self.update()
         elif self.state == OFF and self.due and now >= self.due:
             self.register()
 
     def deadline(self):
-        if self.paused():
+        if self.paused() or not self.link():
             return None
         d = self.ex.deadline() if self.ex else None
         if self.fresh and d is not None:

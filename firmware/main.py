@@ -14,6 +14,11 @@
 # reads a sensor on a timer (client.at) and calls client.set / client.send.
 import sys
 
+if sys.path[0].endswith("firmware"):
+    # run as a script (micropython firmware/main.py): MicroPython puts the
+    # script's folder first on sys.path; the packages are in its parent
+    sys.path.insert(1, sys.path[0][:-8])
+
 
 def options(argv):
     o = {"server": None, "endpoint": "mpy-client", "lifetime": "300", "binding": "U",
