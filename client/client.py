@@ -10,10 +10,11 @@ from client.codes import FMT_SENML_CBOR, FMT_TLV
 
 
 class Client:
-    def __init__(self, board, ep, objs, fmt=FMT_TLV, log=None):
+    def __init__(self, board, ep, objs, fmt=FMT_TLV, log=None, alt=""):
         self.board = board
         self.ep = ep
         self.fmt = fmt
+        self.alt = alt      # alternate path, e.g. "/alt" (transport spec §6.4.1)
         self.objs = {}
         for o in objs:
             o.client = self

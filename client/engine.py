@@ -38,9 +38,17 @@ def fmt(cf):
     return None
 
 
-def path_of(m):
+def path_of(m, root=()):
+    # root: the alternate path's segments (transport spec §6.4.1); requests
+    # elsewhere are 4.04
     p = []
-    for s in m.all(URI_PATH):
+    a = m.all(URI_PATH)
+    n = len(root)
+    if n:
+        if len(a) < n or any(bytes(a[i]) != root[i] for i in range(n)):
+            raise CoapError(NOT_FOUND)
+        a = a[n:]
+    for s in a:
         try:
             v = int(str(s, "utf-8"))
         except Exception:
@@ -70,6 +78,10 @@ class Engine:
         self.c = client
         self.objs = client.objs
         self.blocks = None
+        # alternate path (transport spec §6.4.1), e.g. "/alt": registered as
+        # </alt>;rt="oma.lwm2m", every object served under it
+        self.alt = getattr(client, "alt", "")
+        self.root = tuple(x.encode() for x in self.alt.split("/") if x)
 
     def blk(self):
         # block-wise transfer, loaded on first use (RAM)
@@ -98,7 +110,7 @@ class Engine:
                 r = self.blk().block1(m)    # a Block1 body is served once complete
                 if r:
                     return r
-            r = self.dispatch(m, path_of(m), srv)
+            r = self.dispatch(m, path_of(m, self.root), srv)
             if m.opt(BLOCK1) is not None and r.code < 128:
                 r.add(BLOCK1, m.uint(BLOCK1) & ~8)
             return self.blk().block2(m, r) if blk or len(r.payload) > 1024 else r
@@ -347,15 +359,16 @@ class Engine:
         # ct= only for a preferred format other than the default (TLV): strict
         # servers refuse a ct= they do not expect on </>
         f = self.c.fmt
-        out = ['</>;rt="oma.lwm2m"' + (";ct=%d" % f if f != FMT_TLV else "")]
+        a = self.alt.rstrip("/")
+        out = ['<%s>;rt="oma.lwm2m"' % (a or "/") + (";ct=%d" % f if f != FMT_TLV else "")]
         for oid in sorted(self.objs):
             if oid == 0:
                 continue
             o = self.objs[oid]
             if o.VER:
-                out.append('</%d>;ver=%s' % (oid, o.VER))
+                out.append('<%s/%d>;ver=%s' % (a, oid, o.VER))
             if o.inst:
-                out.extend('</%d/%d>' % (oid, i) for i in sorted(o.inst))
+                out.extend('<%s/%d/%d>' % (a, oid, i) for i in sorted(o.inst))
             elif not o.VER:
-                out.append('</%d>' % oid)
+                out.append('<%s/%d>' % (a, oid))
         return ",".join(out)

@@ -7,6 +7,8 @@
 #                      saved, power down; the unix port exits with code 3 and
 #                      restores it when started again)
 #       [--psk-identity ID --psk-key HEX]   (credentials of coaps:// servers)
+#       [--alt PATH]  (alternate path, e.g. /alt: registered as </alt>, objects served under it)
+#       [--format N]  (preferred content format: 11542 TLV (default), 112 SenML CBOR, 110)
 # Without --server the configuration comes from --state DIR: the saved one
 # (lwm2m.cfg), else a --bootstrap account, else the factory one (factory.cfg,
 # tools/provision.py); with no usable server account the client bootstraps.
@@ -23,7 +25,8 @@ if sys.path[0].endswith("firmware"):
 def options(argv):
     o = {"server": None, "endpoint": "mpy-client", "lifetime": "300", "binding": "U",
          "state": "state", "clock": "real", "duration": None, "quiet": False, "app": None,
-         "bootstrap": None, "awake": None, "deep": None, "psk-identity": "", "psk-key": None}
+         "bootstrap": None, "awake": None, "deep": None, "psk-identity": "", "psk-key": None,
+         "format": None, "alt": ""}
     i = 0
     while i < len(argv):
         k = argv[i]
@@ -71,7 +74,10 @@ def build(board, o, log):
     temp.create(0)
     data = AppData()
     data.create(0)
-    c = Client(board, o["endpoint"], [sec, srv, acl, Device(board), ConnMon(board), temp, data], log=log)
+    c = Client(board, o["endpoint"], [sec, srv, acl, Device(board), ConnMon(board), temp, data], log=log,
+               alt=o.get("alt", ""))
+    if o["format"]:         # preferred content format (e.g. 112 SenML CBOR for 1.1 servers)
+        c.fmt = int(o["format"])
     if o["awake"]:
         c.awake_ms = int(float(o["awake"]) * 1000)
     c.acl = acl.check
