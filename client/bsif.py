@@ -58,7 +58,7 @@ def write(c, m, path):
         r = o.res(p[2])
         if (len(p) == 4) != bool(r[3]):
             raise CoapError(BAD_REQUEST)
-        todo.append((p, check(r[2], v)))
+        todo.append((p, check(r, v)))
         iids.append(p[1])
     if not iids:
         raise CoapError(BAD_REQUEST)

@@ -8,7 +8,8 @@ class Obj:
     ID = 0
     VER = None      # object version when not 1.0, e.g. "1.1"
     MULTI = True    # several instances allowed
-    # (rid, ops, type, multiple, mandatory); ops: R/W/E bit set
+    # (rid, ops, type, multiple, mandatory[, rng]); ops: R/W/E bit set;
+    # rng: the allowed values (see inrange), checked on every Write
     RES = ()
 
     def __init__(self):
@@ -77,7 +78,14 @@ class Obj:
 
 
 def check(t, v):
-    # validate a decoded value against a resource type -> 4.00 when it does not fit
+    # validate a decoded value against a resource type -> 4.00 when it does
+    # not fit. t may be a whole RES row: then its range (6th field) counts
+    # too. The engine calls this for every Write (DM, composite, bootstrap):
+    # the one place where values are refused.
+    rng = None
+    if type(t) is tuple:
+        rng = t[5] if len(t) > 5 else None
+        t = t[2]
     ok = True
     if t in (INT, TIME):
         ok = isinstance(v, int) and not isinstance(v, bool) and -(1 << 63) <= v < (1 << 63)
@@ -93,6 +101,24 @@ def check(t, v):
         ok = isinstance(v, (bytes, bytearray))
     elif t == OBJLNK:
         ok = isinstance(v, tuple) and len(v) == 2
+    if ok and rng is not None:
+        ok = inrange(rng, v)
     if not ok:
         raise CoapError(BAD_REQUEST)
     return float(v) if t == FLOAT else v
+
+
+def inrange(rng, v):
+    # rng: (lo, hi) inclusive for numbers (None: open); for strings and
+    # opaque an int maximum length, or a str of the allowed characters
+    # (a non-empty value made of them, e.g. the binding "UTSNQ")
+    if type(rng) is tuple:
+        return (rng[0] is None or v >= rng[0]) and (rng[1] is None or v <= rng[1])
+    if type(rng) is int:
+        return len(v) <= rng
+    if not v:
+        return False
+    for ch in v:
+        if ch not in rng:
+            return False
+    return True

@@ -5,9 +5,9 @@ from micropython import const
 from client.ids import (SEC_BOOTSTRAP, SEC_SSID, SRV_BINDING, SRV_LAST_ERROR, SRV_LIFETIME,
                         SRV_RETRY_COUNT, SRV_RETRY_TIMER, SRV_SEQ_DELAY, SRV_SSID)
 from client.coap import Msg
-from client.exchange import Exchange
+from client.exchange import Exchange, max_transmit_wait
 from client.codes import (CHANGED, CON, CONTENT_FORMAT, CREATED, DELETE, FMT_LINK,
-                          LOCATION_PATH, NOT_FOUND, POST, URI_PATH, URI_QUERY)
+                          LOCATION_PATH, POST, URI_PATH, URI_QUERY)
 
 # registration states
 IDLE = const(0)
@@ -18,6 +18,9 @@ WAIT = const(4)     # back-off before the next Register
 DEREG = const(5)    # De-register sent
 OFF = const(6)      # disabled (/1/x/4) or stopped
 _MIN_MARGIN = const(93)  # s: Update at least MAX_TRANSMIT_WAIT before expiry
+# the floor: at most one Update of our own per MAX_TRANSMIT_WAIT / 2 (ms),
+# whatever the lifetime; only the server (a trigger, a write) asks for more
+_FLOOR = max_transmit_wait() // 2
 
 
 def parse_uri(uri):
@@ -43,6 +46,7 @@ class Server:
         self.state = IDLE
         self.due = 0        # ms: next registration action
         self.fails = 0
+        self.rejects = 0    # Updates refused in a row (4.xx/5.xx)
         self.loc = None
         self.ex = None
         self.sent = None    # (lifetime, binding, links) last told to the server
@@ -74,7 +78,10 @@ class Server:
             self.c.log("connect failed", self.uri, e.args[0] if e.args else "")
             return False
         self.lport = tr.lport
-        self.ex = Exchange(tr, b.clock, b.random, self)
+        x = Exchange
+        if getattr(tr, "reliable", 0):   # TCP/TLS, MQTT: no CON/ACK (client/rexchange.py)
+            from client.rexchange import RExchange as x
+        self.ex = x(tr, b.clock, b.random, self)
         self.ex.rai = getattr(b, "rai", None)   # a cellular board's RAI hook
         self.fresh = True
         return True
@@ -178,7 +185,7 @@ class Server:
         self.fails = 0
         lt = self.sent[0]
         margin = min(lt // 2, max(lt // 10, _MIN_MARGIN))
-        self.due = self.c.board.clock.ms() + (lt - margin) * 1000
+        self.due = self.c.board.clock.ms() + max((lt - margin) * 1000, _FLOOR)
 
     def _failed(self, r):
         # back-off: Communication Retry Timer * 2^n, then the sequence delay
@@ -190,7 +197,7 @@ class Server:
         else:
             d = self.res(SRV_SEQ_DELAY, 86400)
             self.fails = 0
-        d = d * 1000 + self.c.board.random(1)[0] * d * 100 // 255  # + up to 10 % jitter
+        d = max(d, 1) * 1000 + self.c.board.random(1)[0] * d * 100 // 255  # + up to 10 % jitter
         self.due = self.c.board.clock.ms() + d
         self.c.log("register failed", r.code if r else "timeout", "retry in %ds" % (d // 1000))
         if not r and self.ex and hasattr(self.ex.tr, "alert"):
@@ -216,14 +223,23 @@ class Server:
         def done(r):
             if r and r.code == CHANGED:
                 self.wake = False
+                self.rejects = 0
                 self.sent = s + (links,)
                 self._registered()
                 self.c.log("updated")
                 if self.c.on_update:
                     self.c.on_update(self)
-            elif r and r.code == NOT_FOUND or r and r.code >= 128:
+            elif r and r.code >= 128:
+                # the registration is gone (4.04) or the Update refused: Register
+                # again, at once the first time, after the back-off when the
+                # new registration's Updates are refused as well
                 self.c.log("update rejected, register again")
-                self.register()
+                self.rejects += 1
+                if self.rejects > 1:
+                    self.fails = self.rejects - 2   # doubling across the new registrations
+                    self._failed(r)
+                else:
+                    self.register()
             else:
                 self._failed(None)
         self.ex.send(m, done)

@@ -325,7 +325,7 @@ class Reporter:
             r = o.res(p[2])
             if not r[1] & W or (len(p) == 4) != bool(r[3]) or v is None:
                 raise CoapError(BAD_REQUEST if v is None else METHOD_NOT_ALLOWED)
-            todo.append((o, p, check(r[2], v)))
+            todo.append((o, p, check(r, v)))
         for o, p, v in todo:
             o.write(p[1], p[2], v, p[3] if len(p) == 4 else None)
         for o, p, v in todo:

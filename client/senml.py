@@ -8,11 +8,14 @@
 # in JSON, byte string in CBOR), "vlo" object link "oid:iid". SenML CBOR
 # uses the integer labels of RFC 8428; "vlo" stays a text key.
 import json
+from micropython import const
 from binascii import a2b_base64, b2a_base64
 from client import cbor
 from client.codes import (CoapError, BAD_REQUEST, FMT_SENML_CBOR, NONE, STR,
                           UINT, FLOAT, BOOL, OPAQUE, OBJLNK,
                           CORELNK)
+
+_DEPTH = const(2)    # JSON: an array of flat records, nothing nested deeper
 
 # RFC 8428 CBOR labels
 _CB = {"bn": -2, "bt": -3, "n": 0, "v": 2, "vs": 3, "vb": 4, "vd": 8, "t": 6}
@@ -95,12 +98,36 @@ def _path(s):
     return tuple(_id(x) for x in a[1:])
 
 
+def _flat(b):
+    # SenML JSON nests [ { } ] and no deeper: refuse more before parsing,
+    # an explicit bound (no deep structure built on a small heap or stack)
+    d = 0
+    q = esc = False
+    for ch in b:
+        if q:
+            if esc:
+                esc = False
+            elif ch == 0x5C:    # backslash
+                esc = True
+            elif ch == 0x22:
+                q = False
+        elif ch == 0x22:        # a string starts
+            q = True
+        elif ch == 0x5B or ch == 0x7B:
+            d += 1
+            if d > _DEPTH:
+                raise CoapError(BAD_REQUEST)
+        elif ch == 0x5D or ch == 0x7D:
+            d -= 1
+    return b
+
+
 def _load(payload, fmt):
     # -> [(path, record with text labels)]; bn is resolved
     if fmt == FMT_SENML_CBOR:
         a = cbor.loads(payload)
     else:
-        a = json.loads(cbor.utf8(bytes(payload)))
+        a = json.loads(cbor.utf8(_flat(bytes(payload))))
     if type(a) is not list:
         raise CoapError(BAD_REQUEST)
     bn = ""

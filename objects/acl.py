@@ -19,10 +19,10 @@ _MAX_ID = const(65535)
 class AccessControl(Obj):
     ID = 2
     RES = (
-        (0, R, INT, 0, 1),      # Object ID
-        (1, R, INT, 0, 1),      # Object Instance ID
-        (2, R | W, INT, 1, 0),  # ACL: riid = ssid, value = rights bit set
-        (3, R | W, INT, 0, 1),  # Access Control Owner
+        (0, R, INT, 0, 1, (1, 65534)),         # Object ID
+        (1, R, INT, 0, 1, (0, 65535)),         # Object Instance ID
+        (2, R | W, INT, 1, 0, (0, 31)),    # ACL: riid = ssid, value = rights bit set
+        (3, R | W, INT, 0, 1, (0, 65535)),     # Access Control Owner
     )
 
     def defaults(self, iid):

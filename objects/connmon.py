@@ -8,10 +8,10 @@ class ConnMon(Obj):
     VER = "1.3"
     MULTI = False
     RES = (
-        (0, R, INT, 0, 1),      # Network Bearer
-        (1, R, INT, 1, 1),      # Available Network Bearer
+        (0, R, INT, 0, 1, (0, 50)),         # Network Bearer
+        (1, R, INT, 1, 1, (0, 50)),         # Available Network Bearer
         (2, R, INT, 0, 1),      # Radio Signal Strength (dBm)
-        (3, R, INT, 0, 0),      # Link Quality
+        (3, R, INT, 0, 0, (0, 255)),        # Link Quality
         (4, R, STR, 1, 1),      # IP Addresses
         (5, R, STR, 1, 0),      # Router IP Addresses
         (8, R, INT, 0, 0),      # Cell ID

@@ -15,18 +15,18 @@ class Device(Obj):
         (3, R, STR, 0, 0),      # Firmware Version
         (4, E, NONE, 0, 1),     # Reboot
         (5, E, NONE, 0, 0),     # Factory Reset
-        (6, R, INT, 1, 0),      # Available Power Sources
-        (9, R, INT, 0, 0),      # Battery Level (%)
-        (10, R, INT, 0, 0),     # Memory Free (KB)
-        (11, R, INT, 1, 1),     # Error Code
+        (6, R, INT, 1, 0, (0, 7)),      # Available Power Sources
+        (9, R, INT, 0, 0, (0, 100)),    # Battery Level (%)
+        (10, R, INT, 0, 0, (0, None)),  # Memory Free (KB)
+        (11, R, INT, 1, 1, (0, 32)),    # Error Code
         (12, E, NONE, 0, 0),    # Reset Error Code
-        (13, RW, TIME, 0, 0),   # Current Time
-        (14, RW, STR, 0, 0),    # UTC Offset
-        (15, RW, STR, 0, 0),    # Timezone
+        (13, RW, TIME, 0, 0, (0, None)),    # Current Time (s since 1970)
+        (14, RW, STR, 0, 0, "UTC+-:0123456789"),  # UTC Offset (ISO 8601, "+01:00")
+        (15, RW, STR, 0, 0, 64),  # Timezone (IANA name)
         (16, R, STR, 0, 1),     # Supported Binding and Modes
         (17, R, STR, 0, 0),     # Device Type
         (19, R, STR, 0, 0),     # Software Version
-        (21, R, INT, 0, 0),     # Memory Total (KB)
+        (21, R, INT, 0, 0, (0, None)),  # Memory Total (KB)
     )
 
     def __init__(self, board, **info):

@@ -7,17 +7,17 @@ from client.codes import R, W, RW, STR, BOOL, INT, OPAQUE, CoapError, UNAUTHORIZ
 class Security(Obj):
     ID = 0
     RES = (
-        (0, RW, STR, 0, 1),     # LwM2M Server URI
+        (0, RW, STR, 0, 1, 255),        # LwM2M Server URI (0-255 bytes)
         (1, RW, BOOL, 0, 1),    # Bootstrap-Server
-        (2, RW, INT, 0, 1),     # Security Mode (0 PSK, 1 RPK, 2 cert, 3 NoSec)
+        (2, RW, INT, 0, 1, (0, 4)),     # Security Mode (0 PSK, 1 RPK, 2 cert, 3 NoSec, 4 EST)
         (3, RW, OPAQUE, 0, 1),  # Public Key or Identity
         (4, RW, OPAQUE, 0, 1),  # Server Public Key
         (5, W, OPAQUE, 0, 1),   # Secret Key: write-only, never read back
-        (10, RW, INT, 0, 0),    # Short Server ID
-        (11, RW, INT, 0, 0),    # Client Hold Off Time
-        (12, RW, INT, 0, 0),    # Bootstrap-Server Account Timeout
-        (14, RW, STR, 0, 0),    # SNI
-        (15, RW, INT, 0, 0),    # Certificate Usage (0-3; none: 3, domain-issued)
+        (10, RW, INT, 0, 0, (0, 65535)),    # Short Server ID (DM accounts 1-65534: Bootstrap-Finish checks)
+        (11, RW, INT, 0, 0, (0, 0x7FFFFFFF)),   # Client Hold Off Time (s)
+        (12, RW, INT, 0, 0, (0, 0x7FFFFFFF)),   # Bootstrap-Server Account Timeout (s)
+        (14, RW, STR, 0, 0, 255),       # SNI
+        (15, RW, INT, 0, 0, (0, 3)),    # Certificate Usage (0-3; none: 3, domain-issued)
     )
 
     def defaults(self, iid):
