@@ -15,6 +15,8 @@ class Client:
         self.ep = ep
         self.fmt = fmt
         self.alt = alt      # alternate path, e.g. "/alt" (transport spec §6.4.1)
+        self.timers = []
+        self.tasks = []     # background jobs with step(now)/deadline()/busy() (a firmware download)
         self.objs = {}
         for o in objs:
             o.client = self
@@ -27,7 +29,6 @@ class Client:
         self.engine = Engine(self)
         self.servers = []
         self.reboot = False
-        self.timers = []
         from client.exchange import max_transmit_wait
         self.awake_ms = max_transmit_wait()     # queue mode awake window
         self.sleeps = self.asleep_ms = self.off_at = 0
@@ -137,6 +138,8 @@ class Client:
             t[1]()
         for s in self.servers:
             s.step(now)
+        for t in self.tasks[:] if self.tasks else ():
+            t.step(now)
         if self.reporter:
             self.reporter.step(now)
         if self.local:
@@ -150,7 +153,7 @@ class Client:
             x = self.local.deadline()
             d = x if d is None or x is not None and x < d else d
         for x in [s.deadline() for s in self.servers] + [self.reporter.deadline(timers) if self.reporter else None] + (
-                [t[0] for t in self.timers] if timers else []):
+                [t[0] for t in self.timers] if timers else []) + [t.deadline() for t in self.tasks]:
             if x is not None and (d is None or x < d):
                 d = x
         return d
@@ -211,7 +214,7 @@ class Client:
         # the last message to or from a server; None when not in queue mode
         # or something is still going on
         q = [s for s in self.servers if s.queue()]
-        if not q or any(not s.settled() or s.ex.busy() for s in q):
+        if not q or any(not s.settled() or s.ex.busy() for s in q) or any(t.busy() for t in self.tasks):
             return None
         last = max(max(s.ex.last_rx, s.ex.last_tx) for s in q)
         return max(0, last + self.awake_ms - self.board.clock.ms())

@@ -87,7 +87,7 @@ class Engine:
         # block-wise transfer, loaded on first use (RAM)
         if not self.blocks:
             from client.block import Blocks
-            self.blocks = Blocks()
+            self.blocks = Blocks(self)
         return self.blocks
 
     def obj(self, oid):
@@ -107,7 +107,7 @@ class Engine:
                     raise CoapError(BAD_OPTION)
             blk = m.opt(BLOCK1) is not None or m.opt(BLOCK2) is not None
             if blk:
-                r = self.blk().block1(m)    # a Block1 body is served once complete
+                r = self.blk().block1(m, srv)    # a Block1 body is served once complete
                 if r:
                     return r
             r = self.dispatch(m, path_of(m, self.root), srv)

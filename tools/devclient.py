@@ -9,6 +9,7 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REBOOT_EXIT = 4     # the unix port's reboot into new firmware (boards/fwstore.py)
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 
 
@@ -47,19 +48,31 @@ class DevClient:
         self.lines = []
         self.echo = echo
         self.cv = threading.Condition()
-        self.p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self.restarts = 0       # reboots into a new firmware (exit code REBOOT_EXIT)
+        self._killed = False
+        self._start = lambda: subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                               stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self.p = self._start()
         self.t = threading.Thread(target=self._read, daemon=True)
         self.t.start()
 
     def _read(self):
-        for line in self.p.stdout:
-            line = line.rstrip("\n")
-            if self.echo:
-                self.echo(line)
+        while True:
+            for line in self.p.stdout:
+                line = line.rstrip("\n")
+                if self.echo:
+                    self.echo(line)
+                with self.cv:
+                    self.lines.append(line)
+                    self.cv.notify_all()
+            # a firmware update "reboots" the unix port by exiting with
+            # REBOOT_EXIT (boards/fwstore.py): start it again, as a board would
+            if self.p.wait() != REBOOT_EXIT or self._killed:
+                break
             with self.cv:
-                self.lines.append(line)
-                self.cv.notify_all()
+                self.restarts += 1
+                self.lines.append("[devclient] restart after exit %d" % REBOOT_EXIT)
+                self.p = self._start()
         with self.cv:
             self.cv.notify_all()
 
@@ -90,6 +103,7 @@ class DevClient:
             self.kill()
 
     def kill(self):
+        self._killed = True
         if self.p.poll() is None:
             self.p.kill()
             self.p.wait()

@@ -1,0 +1,196 @@
+# Firmware package download (objects/firmware.py): the Sink that streams a
+# package into the board's firmware store, and the CoAP Block2 downloader for
+# coap:// and coaps:// Package URIs, on a transport and exchange of its own
+# (own token, independent of the registration traffic). http(s):// goes to
+# client/http.py. A downloader is a client task (step/deadline/busy/close).
+#
+# Package = optional header + payload. Header (tools/fota/package.py):
+#   "LWF1" | kind u8 (0 image, 1 app bundle) | name len u8 | version len u8 |
+#   0 u8 | payload size u32 BE | SHA-256 of the payload (32) | name | version
+# Without the magic the whole package is a raw image.
+from micropython import const
+from struct import unpack
+from client.coap import Msg
+from client.codes import (BLOCK2, CON, CONTENT, ETAG, GET, NOT_FOUND, SIZE2, URI_PATH,
+                          URI_QUERY)
+from client.block import opt, enc
+
+MAGIC = b"LWF1"
+_HDR = const(44)
+_SZX = const(6)     # 1024-byte blocks
+_TRIES = const(3)   # a block that times out this many times in a row: connection lost
+
+
+class Sink:
+    # package bytes in order -> header parsed, payload written to the store
+    def __init__(self, st, h=None, off=0, want=None):
+        self.st = st
+        self.h = h          # [kind, size, sha256, name, version, header length]
+        self.off = off      # package bytes taken
+        self.hb = b""
+        self.want = want    # digest from the URI (#sha256=...)
+        if h:
+            st.resume(off - h[5], h[0])
+        else:
+            self.off = 0
+
+    def durable(self):
+        # package offset up to which the store holds the bytes for sure
+        h = self.h
+        return h[5] + self.st.n if h else 0
+
+    def feed(self, d):
+        n = len(d)
+        if self.h is None:
+            b = self.hb = self.hb + bytes(d)
+            if len(b) < 4 or b[:4] == MAGIC and (len(b) < _HDR or len(b) < _HDR + b[5] + b[6]):
+                self.off += n
+                return
+            if b[:4] == MAGIC:
+                e = _HDR + b[5] + b[6]
+                h = [b[4], unpack(">I", b[8:12])[0], b[12:44], str(b[44:44 + b[5]], "utf-8"),
+                     str(b[44 + b[5]:e], "utf-8"), e]
+            else:
+                h = [0, None, None, "", "", 0]
+            self.st.begin(h[1], h[0])
+            self.h = h
+            self.hb = None
+            d = memoryview(b)[h[5]:]
+            self.off = h[5]
+            n = len(d)
+        self.st.write(self.off - self.h[5], d)
+        self.off += n
+
+    def finish(self):
+        # True: complete and its digest matches; False: integrity failure;
+        # None: the store failed
+        h = self.h
+        if h is None:
+            return False
+        try:
+            self.st.finish()
+            n = self.off - h[5]
+            if h[1] is not None and n != h[1]:
+                return False
+            d = self.st.sha256(n)
+        except OSError:
+            return None
+        return all(x is None or x == d for x in (h[2], self.want))
+
+
+def split(uri):
+    # scheme://host[:port]/path?query -> (scheme, host, port, [path], [query])
+    sch, _, rest = uri.partition("://")
+    hp, _, p = rest.partition("/")
+    p, _, q = p.partition("?")
+    if hp.startswith("["):
+        host, _, port = hp[1:].partition("]")
+        port = port[1:]
+    else:
+        host, _, port = hp.partition(":")
+    return sch, host, int(port) if port else None, [x for x in p.split("/") if x], [x for x in q.split("&") if x]
+
+
+def start(fw, uri, off, etag):
+    if uri.startswith("http"):
+        from client.http import Http
+        return Http(fw, uri, off, etag)
+    return CoapDl(fw, uri, off, etag)
+
+
+class CoapDl:
+    def __init__(self, fw, uri, off, etag):
+        self.fw = fw
+        c = fw.client
+        self.b = c.board
+        sch, host, port, self.path, self.query = split(uri)
+        srv = c.servers[0] if c.servers else None
+        self.tr = c.transport("%s://%s:%d" % (sch, host, port or (5684 if sch == "coaps" else 5683)),
+                              srv.sec() if srv else {})
+        from client.exchange import Exchange
+        self.ex = Exchange(self.tr, self.b.clock, self.b.random, self)
+        self.tag = etag
+        self.first = True
+        self.tries = 0
+        self.off = off
+        self.ask(off // 1024)
+
+    # the exchange's handler: a file server sends us no requests
+    def request(self, m):
+        return None
+
+    def reset(self, tok):
+        pass
+
+    def crash(self, e):
+        pass
+
+    def ask(self, num, szx=_SZX):
+        m = Msg(CON, GET, token=self.ex.token())
+        for x in self.path:
+            m.add(URI_PATH, x)
+        for x in self.query:
+            m.add(URI_QUERY, x)
+        m.add(BLOCK2, enc(num, 0, szx))
+        self.num = num
+        self.ex.send(m, self.got)
+
+    def got(self, r):
+        fw = self.fw
+        if r is None or r is False:     # timeout / reset: ask again, then give up
+            self.tries += 1
+            if self.tries >= _TRIES:
+                return fw.fail(4)
+            return self.ask(self.num)
+        self.tries = 0
+        if r.code != CONTENT:
+            return fw.fail(7 if r.code == NOT_FOUND or r.code < 0xA0 else 4)
+        b = opt(r, BLOCK2) or (0, 0, _SZX)
+        size = 16 << b[2]
+        if self.first:
+            self.first = False
+            t = r.opt(ETAG)
+            t = bytes(t) if t is not None else None
+            z = r.uint(SIZE2)
+            if z:
+                fw.rec["z"] = z
+            off = fw.etag(t)
+            if off < 0:
+                return
+            if off != self.off or b[0] * size > off:
+                self.off = off      # a changed package: from the start
+                return self.ask(off // size, b[2])
+        skip = self.off - b[0] * size
+        if skip < 0 or skip > len(r.payload):
+            return self.ask(self.off // size, b[2])
+        d = r.payload[skip:]
+        self.off += len(d)
+        if not fw.feed(d):
+            return
+        if b[1]:
+            self.ask(self.off // size, b[2])
+        else:
+            fw.done()
+
+    def step(self, now):
+        if not self.b.radio:
+            return      # paused while the radio is off
+        for _ in range(16):
+            d = self.tr.recv()
+            if not d:
+                break
+            self.ex.feed(d)
+        self.ex.step()
+
+    def deadline(self):
+        return self.ex.deadline() if self.b.radio else None
+
+    def busy(self):
+        return True
+
+    def close(self):
+        self.ex.cancel()
+        try:
+            self.tr.close()
+        except Exception:
+            pass
