@@ -1,19 +1,9 @@
-# Entry point, the same on every board. On the unix port it takes options:
-#   micropython firmware/main.py --server coap://HOST:PORT --endpoint NAME
-#       [--lifetime S] [--binding U|UQ] [--state DIR] [--clock real|virtual]
-#       [--duration S] [--quiet] [--app MODULE] [--bootstrap coap://HOST:PORT]
-#       [--awake S]   (queue mode, --binding UQ: awake window after the last message)
-#       [--deep S]    (radio-off sleeps of S seconds or more are deep sleeps: state
-#                      saved, power down; the unix port exits with code 3 and
-#                      restores it when started again)
-#       [--psk-identity ID --psk-key HEX]   (credentials of coaps:// servers)
-#       [--alt PATH]  (alternate path, e.g. /alt: registered as </alt>, objects served under it)
-#       [--format N]  (preferred content format: 11542 TLV (default), 112 SenML CBOR, 110)
-# Without --server the configuration comes from --state DIR: the saved one
-# (lwm2m.cfg), else a --bootstrap account, else the factory one (factory.cfg,
-# tools/provision.py); with no usable server account the client bootstraps.
-# --app names a device application module with start(client), e.g. one that
-# reads a sensor on a timer (client.at) and calls client.set / client.send.
+# Entry point, the same on every board: micropython firmware/main.py --help
+# lists the options (OPTS below). Without --server the configuration comes
+# from --state DIR: the saved one (lwm2m.cfg), else a --bootstrap account,
+# else the factory one (factory.cfg, tools/provision.py); with no usable
+# server account the client bootstraps. --app names a device application
+# module with start(client) (client/app.py: the application API).
 import sys
 
 if sys.path[0].endswith("firmware"):
@@ -21,27 +11,104 @@ if sys.path[0].endswith("firmware"):
     # script's folder first on sys.path; the packages are in its parent
     sys.path.insert(1, sys.path[0][:-8])
 
+# name, default, kind, help. kind: "" flag, "uri", "int" (> 0), "num" (s, >= 0),
+# "str", or the allowed values separated by "|"
+OPTS = (
+    ("server", None, "uri", "LwM2M server coap[s]://HOST:PORT (else from --state)"),
+    ("endpoint", "mpy-client", "str", "endpoint client name"),
+    ("lifetime", "300", "int", "registration lifetime, s"),
+    ("binding", "U", "U|UQ|T|TQ|M|MQ", "binding: U (UDP), T (TCP), M (MQTT); +Q for queue mode"),
+    ("tcp", None, "str", "TCP/MQTT accounts: keep-alive S[,Pong wait S][,long] (long: queue mode keeps the connection)"),
+    ("awake", None, "num", "queue mode: awake window after the last message, s"),
+    ("bootstrap", None, "uri", "Bootstrap-Server coap[s]://HOST:PORT"),
+    ("psk-identity", "", "str", "PSK identity of coaps:// servers"),
+    ("psk-key", None, "hex", "PSK key of coaps:// servers, hex"),
+    ("state", "state", "str", "state directory (saved configuration, factory.cfg)"),
+    ("clock", "real", "real|virtual", "virtual: a clock that jumps over idle time (tests)"),
+    ("duration", None, "num", "stop after S seconds of client time"),
+    ("deep", None, "num", "radio-off sleeps of S s or more are deep sleeps (exit 3, restored on restart)"),
+    ("app", None, "str", "application module with start(client)"),
+    ("alt", None, "str", "alternate path, e.g. /alt"),
+    ("format", None, "11542|112|110|11543|11544", "preferred content format"),
+    ("quiet", False, "", "no log lines"),
+    ("help", False, "", "this list"),
+)
+
+# reason phrases of the codes the client prints (RFC 7252 §12.1.2)
+PHRASES = {"2.01": "Created", "2.02": "Deleted", "2.04": "Changed", "2.05": "Content",
+           "4.00": "Bad Request", "4.01": "Unauthorized", "4.02": "Bad Option", "4.03": "Forbidden",
+           "4.04": "Not Found", "4.05": "Method Not Allowed", "4.06": "Not Acceptable",
+           "4.08": "Request Entity Incomplete", "4.12": "Precondition Failed",
+           "4.13": "Request Entity Too Large", "4.15": "Unsupported Content-Format",
+           "5.00": "Internal Server Error", "5.01": "Not Implemented", "5.03": "Service Unavailable"}
+
+
+def usage():
+    print("usage: micropython firmware/main.py [options]")
+    for name, d, kind, text in OPTS:
+        arg = " " + ("URI" if kind == "uri" else "S" if kind in ("int", "num") else kind.upper()) if kind else ""
+        print("  --%-24s %s%s" % (name + arg, text, "" if d in (None, False, "") else " (default %s)" % d))
+
+
+class Bad(Exception):
+    pass
+
+
+def _check(name, kind, v):
+    if kind == "uri":
+        s, _, host = v.partition("//")
+        ok = s in ("coap:", "coaps:", "coap+tcp:", "coaps+tcp:", "mqtt:", "mqtts:") and len(host) > 0
+    elif kind == "int":
+        ok = v.isdigit() and int(v) > 0
+    elif kind == "num":
+        try:
+            ok = float(v) >= 0
+        except ValueError:
+            ok = False
+    elif kind == "hex":
+        try:
+            ok = len(v) % 2 == 0 and int(v, 16) >= 0
+        except ValueError:
+            ok = False
+    elif "|" in kind:
+        ok = v in kind.split("|")
+    else:
+        ok = True
+    if not ok:
+        raise Bad("bad value for --%s: %r (%s)" % (name, v, kind))
+
 
 def options(argv):
-    o = {"server": None, "endpoint": "mpy-client", "lifetime": "300", "binding": "U",
-         "state": "state", "clock": "real", "duration": None, "quiet": False, "app": None,
-         "bootstrap": None, "awake": None, "deep": None, "psk-identity": "", "psk-key": None,
-         "format": None, "alt": ""}
+    o = {}
+    kinds = {}
+    for name, d, kind, _ in OPTS:
+        o[name] = d
+        kinds[name] = kind
     i = 0
     while i < len(argv):
         k = argv[i]
-        if not k.startswith("--") or k[2:] not in o:
-            raise SystemExit("unknown option " + k)
-        if k == "--quiet":
-            o["quiet"] = True
+        name = k[2:]
+        if not k.startswith("--") or name not in o:
+            raise Bad("unknown option %s (--help lists them)" % k)
+        if not kinds[name]:
+            o[name] = True
         else:
             i += 1
-            o[k[2:]] = argv[i]
+            if i >= len(argv) or argv[i].startswith("--"):
+                raise Bad("option --%s needs a value" % name)
+            _check(name, kinds[name], argv[i])
+            o[name] = argv[i]
         i += 1
     return o
 
 
-def board_for(o):
+def board_for(o, argv=()):
+    # run without options (a device's main.py): the board and the options
+    # from the board config file, board.json (boards/config.py)
+    if not argv:
+        from boards.config import load, board
+        if "cfg" in load(o):
+            return board(o)
     if o["clock"] == "virtual":
         from boards.virtual import VirtualBoard
         return VirtualBoard(o["state"])
@@ -49,93 +116,55 @@ def board_for(o):
     return Board(o["state"])
 
 
-def build(board, o, log):
-    from client.client import Client
-    from objects.security import Security
-    from objects.server import Server
-    from objects.device import Device
-    from objects.connmon import ConnMon
+def objs():
+    # the CLI's application objects: an IPSO temperature /3303/0 and the
+    # application data container /19/0
     from objects.ipso import Sensor
     from objects.appdata import AppData
-    from objects.acl import AccessControl
-    sec = Security()
-    srv = Server()
-    acl = AccessControl()
-    kw = {}
-    if o["psk-key"]:        # Security mode 0 (PSK)
-        from binascii import unhexlify
-        kw = {"mode": 0, "identity": o["psk-identity"].encode(), "key": unhexlify(o["psk-key"])}
-    if o["server"]:
-        sec.add(0, o["server"], ssid=1, **kw)
-        srv.add(0, 1, lifetime=int(o["lifetime"]), binding=o["binding"])
-        if o["bootstrap"]:
-            sec.add(1, o["bootstrap"], bootstrap=True, **kw)
-    temp = Sensor()
-    temp.create(0)
     data = AppData()
     data.create(0)
-    c = Client(board, o["endpoint"], [sec, srv, acl, Device(board), ConnMon(board), temp, data], log=log,
-               alt=o.get("alt", ""))
-    if o["format"]:         # preferred content format (e.g. 112 SenML CBOR for 1.1 servers)
-        c.fmt = int(o["format"])
-    if o["awake"]:
-        c.awake_ms = int(float(o["awake"]) * 1000)
-    c.acl = acl.check
-    if not o["server"]:
-        from client.store import Store, STORE, FACTORY
-        st = Store(c, board.state)
-        if not st.load((STORE,)):
-            if o["bootstrap"]:
-                sec.add(0, o["bootstrap"], bootstrap=True, **kw)
-            elif not st.load((FACTORY,)):
-                raise SystemExit("no configuration: --server, --bootstrap or factory.cfg in --state")
-        c.accounts()
-    # the Bootstrap interface is loaded only when it can be used (RAM): with a
-    # Bootstrap-Server account, or when there is no server account at all
-    if not c.servers or any(i.get(1) for i in sec.inst.values()):
-        from client.bootstrap import Bootstrap
-        Bootstrap(c)
-    return c
+    return [Sensor(1), data]
+
+
+def build(board, o, log):
+    # the core client with the standard objects and objs()
+    from client.setup import build
+    return build(board, o, log, objs())
+
+
+def say(*a):
+    # one log line; CoAP codes get their reason phrase ("4.00 Bad Request")
+    print(*[x + " " + PHRASES[x] if type(x) is str and x in PHRASES else x for x in a])
 
 
 def main(argv):
-    o = options(argv)
-    board = board_for(o)
+    try:
+        o = options(argv)
+    except Bad as e:
+        print("main.py:", e.args[0], file=sys.stderr)
+        sys.exit(2)
+    if o["help"]:
+        usage()
+        return
+    board = board_for(o, argv)
 
     def log(*a):
         if not o["quiet"]:
-            print("[client %d.%03d]" % divmod(board.clock.ms(), 1000), *a)
+            say("[client %d.%03d]" % divmod(board.clock.ms(), 1000), *a)
+    from client.app import Client
+    app = Client(board=board, log=log, objs=objs(), opts=o)
     until = None
     if o["duration"]:
         until = board.clock.ms() + int(float(o["duration"]) * 1000)
-    while True:
-        c = build(board, o, log)
-        if o["deep"]:
-            from client.sleep import restore
-            c.deep_ms = int(float(o["deep"]) * 1000)
-            restore(c)
-        if o["app"]:
-            __import__(o["app"], None, None, ["start"]).start(c)
-        try:
-            c.run(until)
-        except KeyboardInterrupt:
-            log("interrupted")
-        if c.store:
-            c.store.flush()
-            if c.reboot == 5:       # Factory Reset: back to factory.cfg
-                c.store.erase()
-        if c.deep:              # power down; the board's next boot restores
-            from client.sleep import hibernate
-            hibernate(c, c.deep)
-            board.deep_sleep(c.deep)
-            sys.exit(3)         # the unix port: started again by its runner
-        if c.reboot:
-            log("reboot")
-            for t in list(board.open):
-                t.close()
-            continue
-        c.stop()
-        return c
+    if o["app"]:
+        app.start = __import__(o["app"], None, None, ["start"]).start
+    try:
+        rc = app.run(until, o["deep"] and int(float(o["deep"]) * 1000))
+    except KeyboardInterrupt:
+        rc = 130    # a second Ctrl-C during the De-register: quietly
+    if rc:
+        sys.exit(rc)
+    return app.c
 
 
 if __name__ == "__main__":
