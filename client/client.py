@@ -135,7 +135,10 @@ class Client:
         now = b.clock.ms()
         for t in [t for t in self.timers if t[0] <= now]:
             self.timers.remove(t)
-            t[1]()
+            try:
+                t[1]()
+            except Exception as e:  # an application error: logged, the timer is not rescheduled
+                self.log("timer error", repr(e))
         for s in self.servers:
             s.step(now)
         for t in self.tasks[:] if self.tasks else ():
