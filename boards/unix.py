@@ -85,6 +85,14 @@ class Board:
         self.poll.register(t.sock, select.POLLIN)
         return t
 
+    def tcp(self, host, port):
+        # a non-blocking TCP stream (boards/unixtcp.py, loaded for TCP/TLS/MQTT accounts only)
+        from boards.unixtcp import TcpSock
+        t = TcpSock(self, host, port)
+        self.open.append(t)
+        self.poll.register(t.sock, select.POLLIN)
+        return t
+
     def rtc_ms(self):
         # wall-clock ms, running on through a deep sleep (the board's RTC)
         return time.time_ns() // 1000000

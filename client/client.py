@@ -105,6 +105,9 @@ class Client:
         # certificate /0/x/3, key /0/x/5, server's /0/x/4, usage /0/x/15;
         # saved: a DTLS state from before a deep sleep)
         b = self.board
+        if "+tcp:" in uri or uri.startswith("mqtt"):
+            # a stream: CoAP over TCP/TLS (client/tcp.py), over MQTT (client/mqtt.py)
+            return __import__("client.tcp" if "+tcp:" in uri else "client.mqtt", None, None, ["conn"]).conn(self, uri, sec)
         host, port, secure = parse_uri(uri)
         u = tr = b.udp(host, port, lport)
         if secure and sec.get(SEC_MODE) == MODE_CERT:
