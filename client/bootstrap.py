@@ -12,7 +12,7 @@ from micropython import const
 from client.ids import SRV_BS_ON_FAIL
 from client.coap import Msg
 from client.exchange import Exchange
-from client.codes import CON, POST, CHANGED, URI_PATH, URI_QUERY, CoapError
+from client.codes import CON, POST, CHANGED, URI_PATH, URI_QUERY, CoapError, cstr
 
 _IDLE = const(0)    # not bootstrapping
 _HOLD = const(1)    # hold-off or back-off before the Bootstrap-Request
@@ -50,6 +50,7 @@ class Bootstrap:
         self.uri = None
         self.saved = None       # configuration before this bootstrap
         self.purge = 0          # ms: drop the bootstrap account (/0/x/12)
+        self.written = set()
         self.dead = set()       # ssids whose last registration sequence failed
         client.bootstrap = self
         client.on_bootstrap = self.start
@@ -114,6 +115,7 @@ class Bootstrap:
                 return
             self.uri = uri
         self.saved = _ops().snapshot(c.objs)
+        self.written = set()    # Security iids the server writes in this session
         ex = self.ex
         m = Msg(CON, POST, token=ex.token())
         m.add(URI_PATH, "bs").add(URI_QUERY, "ep=" + c.ep).add(URI_QUERY, "pct=%d" % c.fmt)
@@ -140,7 +142,7 @@ class Bootstrap:
         # roll back; the old accounts carry on if there are any, else retry
         # after a back-off (doubling, + up to 10 % jitter)
         c = self.c
-        c.log("bootstrap failed", why)
+        c.log("bootstrap failed", cstr(why) if type(why) is int else "no answer from " + str(self.uri) if why == "timeout" else why)
         if self.saved is not None:
             for oid, d in self.saved.items():
                 c.objs[oid].inst = d

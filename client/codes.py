@@ -90,6 +90,11 @@ RW = const(3)
 E = const(4)
 
 
+def cstr(code):
+    # a code as printed: 0x80 -> "4.00" (firmware/main.py adds the reason phrase)
+    return "%d.%02d" % (code >> 5, code & 31)
+
+
 class CoapError(Exception):
     # An error that carries the CoAP response code the engine sends back.
     def __init__(self, code, msg=None):

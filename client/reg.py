@@ -7,7 +7,7 @@ from client.ids import (SEC_BOOTSTRAP, SEC_SSID, SRV_BINDING, SRV_LAST_ERROR, SR
 from client.coap import Msg
 from client.exchange import Exchange, max_transmit_wait
 from client.codes import (CHANGED, CON, CONTENT_FORMAT, CREATED, DELETE, FMT_LINK,
-                          LOCATION_PATH, POST, URI_PATH, URI_QUERY)
+                          LOCATION_PATH, POST, URI_PATH, URI_QUERY, cstr)
 
 # registration states
 IDLE = const(0)
@@ -199,7 +199,10 @@ class Server:
             self.fails = 0
         d = max(d, 1) * 1000 + self.c.board.random(1)[0] * d * 100 // 255  # + up to 10 % jitter
         self.due = self.c.board.clock.ms() + d
-        self.c.log("register failed", r.code if r else "timeout", "retry in %ds" % (d // 1000))
+        if r:
+            self.c.log("register failed", cstr(r.code), "retry in %d s" % (d // 1000))
+        else:
+            self.c.log("register failed: no answer from %s, retry in %d s" % (self.uri, d // 1000))
         if not r and self.ex and hasattr(self.ex.tr, "alert"):
             self.close()    # DTLS, no answer: a new handshake on the next attempt
         if self.c.on_reg_fail:
