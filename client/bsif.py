@@ -26,7 +26,9 @@ def serve(bs, m):
         return finish(bs)
     path = path_of(m)
     if code == PUT:
-        write(c, m, path)
+        iids = write(c, m, path)
+        if path and path[0] == 0:
+            bs.written.update(iids)     # Security instances this session wrote
         return Msg(code=CHANGED)
     if code == DELETE:
         delete(bs, path)
@@ -76,6 +78,7 @@ def write(c, m, path):
         done.add((iid, rid))
         o.write(iid, rid, v, p[3] if len(p) == 4 else None)
     c.log("bootstrap write", pstr(path))
+    return iids
 
 
 # -- Bootstrap-Delete, with unbootstrapping of deleted accounts --------------
@@ -148,6 +151,7 @@ def discover(c, path):
 # -- Bootstrap-Finish -----------------------------------------------------------
 def finish(bs):
     c = bs.c
+    _one_bootstrap_account(bs)
     why = consistent(c)
     if why:
         c.log("bootstrap config refused:", why)
@@ -159,6 +163,21 @@ def finish(bs):
     bs.finished()
     c.log("bootstrap finished")
     return Msg(code=CHANGED)
+
+
+def _one_bootstrap_account(bs):
+    # the server wrote its own Bootstrap-Server account under a new instance
+    # id (often after Delete /0, which keeps ours): the one it wrote is the
+    # one it wants, the kept one goes. Two written by the server stay two
+    # (inconsistent, refused below).
+    sec = bs.c.objs[0].inst
+    ks = [k for k, i in sec.items() if i.get(1)]
+    new = [k for k in ks if k in bs.written]
+    if len(ks) > 1 and len(new) == 1:
+        for k in ks:
+            if k != new[0]:
+                del sec[k]
+                bs.c.log("bootstrap account", k, "replaced by", new[0])
 
 
 def consistent(c):
@@ -179,8 +198,12 @@ def consistent(c):
         except Exception:
             return "uri of ssid %d" % s
         mode = i.get(2)
-        # what this client can use: PSK over coaps, NoSec over coap
-        if mode != (0 if sec else 3) or mode == 0 and not (i.get(3) and i.get(5)):
+        # what this client can use: PSK (identity /0/x/3, key /0/x/5) or
+        # certificates (own certificate /0/x/3, private key /0/x/5, the
+        # server's certificate or trust anchor /0/x/4) over coaps, NoSec
+        # over coap; not RPK (1) or EST (4)
+        if not (mode == 3 and not sec or mode == 0 and sec and i.get(3) and i.get(5)
+                or mode == 2 and sec and i.get(3) and i.get(4) and i.get(5)):
             return "security mode of ssid %d" % s
     srv = sorted(i.get(0) for i in objs[1].inst.values())
     if n > 1:
