@@ -7,7 +7,7 @@
 #       then swapped in by renames (app -> app.old, app.new -> app); a reset
 #       between the two renames is repaired by swap() at the next start.
 # Then reboot(): the unix port exits with code 4 and tools/devclient.py
-# starts it again. confirm() drops the old one, revert() brings it back.
+# starts it again. revert() brings the old one (.old) back.
 import os
 from micropython import const
 from hashlib import sha256
@@ -152,7 +152,7 @@ class FileStore:
         return _is(self.p(APP if rec.get("k") == 1 else IMG))
 
     def confirm(self, rec):
-        _rm(self.p(APP if rec.get("k") == 1 else IMG) + ".old")
+        pass        # the old one stays (.old) for a roll-back until the next update
 
     def revert(self, rec):
         p = self.p(APP if rec.get("k") == 1 else IMG)

@@ -32,7 +32,7 @@ BAD_PROTO = const(9)
 CANCELLED = const(10)
 PROTOS = ("coap", "coaps", "http", "https")     # /5/0/8 values 0..3
 _FILE = "fw.st"
-_SAVE_EVERY = const(8192)   # bytes between persisted offsets of a download
+_SAVE_EVERY = const(4096)   # bytes between persisted offsets of a download
 _POLL_MS = const(1000)
 
 
@@ -281,6 +281,7 @@ class Firmware(Obj):
             return False
         if self.sink.durable() - self.saved >= _SAVE_EVERY:
             self.save()
+            self.log("at", self.saved)
         return True
 
     def done(self):

@@ -1,0 +1,145 @@
+"""Firmware Update (object 5) end to end on the unix port: push over Block1
+(UDP and DTLS-PSK) and pull over coap:// (aiocoap's file server), coaps://
+(the same behind the DTLS front end) and http:// (Debian's lighttpd), each
+ending with Update: the client "reboots" (exit 4, started again), registers,
+sends an Update, and reports Idle, Update Result 1 and the new PkgVersion."""
+import os
+
+import pytest
+
+from dtls_front import DtlsFront
+from fota import package, push, serve
+from fotautil import KB256, TEXT, client, files_dir, fw, image, pkg, state_dir, update, wait_state
+from lwm2m_server import Server
+
+KEY = bytes(range(16))
+PSK = ("--psk-identity", "dev1", "--psk-key", KEY.hex())
+
+
+def _push_and_update(srv, uri=None, args=()):
+    st = state_dir()
+    p = pkg(KB256, "2.0")
+    c = client(srv, "fp", st, *args, uri=uri)
+    try:
+        assert fw(srv, "fp") == (0, 0, "")
+        lines = []
+        assert push.push(srv, "fp", p, say=lines.append) == "2.04"
+        assert lines[-1].startswith("push 100% (257/257 blocks")
+        assert fw(srv, "fp") == (2, 0, "")               # Downloaded
+        assert update(srv, c, "fp") == (0, 1, "2.0")
+        assert image(st) == package.parse(p)[3]
+        assert "fw booted True" in c.output()
+    finally:
+        c.kill()
+    return c
+
+
+def test_push_256k_udp():
+    with Server(port=0) as srv:
+        _push_and_update(srv)
+
+
+def test_push_256k_dtls_psk():
+    with Server(port=0) as srv, DtlsFront(("127.0.0.1", srv.port), {"dev1": KEY}) as f:
+        _push_and_update(srv, "coaps://127.0.0.1:%d" % f.addr[1], PSK)
+        assert f.stats["app_in_datagrams"] >= 257     # every block through DTLS
+
+
+def _pull(srv, uri, st=None, args=(), version="3.0", cuser=None):
+    st = st or state_dir()
+    c = client(srv, "fl", st, *args, uri=cuser)
+    try:
+        assert srv.write("fl", "/5/0/1", uri, TEXT).code == "2.04"
+        assert wait_state(srv, "fl", (0, 2)) == (2, 0, "")
+        assert update(srv, c, "fl") == (0, 1, version)
+    finally:
+        c.kill()
+    return c
+
+
+def test_pull_coap_aiocoap_fileserver():
+    d = files_dir()
+    p = pkg(KB256, "3.0", seed=2)
+    with open(os.path.join(d, "fw.pkg"), "wb") as f:
+        f.write(p)
+    with Server(port=0) as srv, serve.CoapFiles(d) as fs:
+        st = state_dir()
+        _pull(srv, fs.uri("fw.pkg"), st)
+        assert image(st) == package.parse(p)[3]
+        assert fs.requests() == 257                     # 1024-byte blocks, each once
+
+
+def test_pull_coaps_psk():
+    # coaps://: the file server behind the DTLS front end, the PSK of the account
+    d = files_dir()
+    with open(os.path.join(d, "fw.pkg"), "wb") as f:
+        f.write(pkg(64 * 1024, "3.1", seed=3))
+    with Server(port=0) as srv, serve.CoapFiles(d) as fs, \
+            DtlsFront(("127.0.0.1", fs.port), {"dev1": KEY}) as f:
+        _pull(srv, "coaps://127.0.0.1:%d/fw.pkg" % f.addr[1], args=PSK, version="3.1")
+        assert f.stats["handshakes"] == 1
+
+
+@pytest.mark.skipif(not serve.lighttpd(), reason="lighttpd not installed (make setup installs it)")
+def test_pull_http_lighttpd_range():
+    d = files_dir()
+    p = pkg(KB256, "4.0", seed=4)
+    with open(os.path.join(d, "fw.pkg"), "wb") as f:
+        f.write(p)
+    with Server(port=0) as srv, serve.HttpFiles(d) as hs:
+        st = state_dir()
+        _pull(srv, hs.uri("fw.pkg"), st, version="4.0")
+        assert image(st) == package.parse(p)[3]
+    assert any('"bytes=0-"' in ln and " 206 " in ln for ln in hs.log())
+
+
+def test_pull_sha256_fragment_and_raw_image():
+    # a raw image (no header) with the digest on the URI
+    import hashlib
+    d = files_dir()
+    raw = os.urandom(20000)
+    with open(os.path.join(d, "raw.bin"), "wb") as f:
+        f.write(raw)
+    with Server(port=0) as srv, serve.CoapFiles(d) as fs:
+        st = state_dir()
+        c = client(srv, "fr", st)
+        try:
+            bad = fs.uri("raw.bin") + "#sha256=" + "00" * 32
+            assert srv.write("fr", "/5/0/1", bad, TEXT).code == "2.04"
+            assert wait_state(srv, "fr", (0, 2))[:2] == (0, 5)     # integrity check failure
+            good = fs.uri("raw.bin") + "#sha256=" + hashlib.sha256(raw).hexdigest()
+            assert srv.write("fr", "/5/0/1", good, TEXT).code == "2.04"
+            assert wait_state(srv, "fr", (0, 2))[:2] == (2, 0)
+            assert update(srv, c, "fr")[:2] == (0, 1)
+            assert image(st) == raw
+        finally:
+            c.kill()
+
+
+def test_app_bundle_swapped_in_old_kept():
+    st = state_dir()
+    v1 = package.build(package.bundle({"hello.py": b"X = 1\n"}), package.APP, "app", "1.0")
+    v2 = package.build(package.bundle({"hello.py": b"X = 2\n", "more.py": b""}), package.APP,
+                       "app", "1.1")
+    with Server(port=0) as srv:
+        c = client(srv, "fa", st)
+        try:
+            assert push.push(srv, "fa", v1, say=None) == "2.04"
+            assert update(srv, c, "fa") == (0, 1, "1.0")
+        finally:
+            c.kill()
+        c = client(srv, "fa", st)
+        try:
+            assert push.push(srv, "fa", v2, say=None) == "2.04"
+            assert update(srv, c, "fa") == (0, 1, "1.1")
+            assert res_name(srv, "fa") == "app"
+        finally:
+            c.kill()
+    app = os.path.join(st, "app")
+    assert sorted(os.listdir(app)) == ["hello.py", "more.py"]
+    assert open(os.path.join(app, "hello.py")).read() == "X = 2\n"
+    assert open(os.path.join(st, "app.old", "hello.py")).read() == "X = 1\n"     # for a roll-back
+
+
+def res_name(srv, ep):
+    return srv.read(ep, "/5/0/6", accept=TEXT).payload.decode()
