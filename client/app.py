@@ -85,25 +85,20 @@ class Obj(_Obj):
         if self.client:
             self.client.changed((self.ID, iid, rid))
 
-    def value(self, iid, rid):
-        return self.read(iid, rid)
-
 
 class Client:
-    # Client(endpoint=, server=coap[s]://.. | bootstrap=.., board=, lifetime=,
-    # binding=, psk=(identity, hexkey), state=, log=, fmt=, objs=[...]).
-    # Anything else (set, at, send, step, next_step_ms, wake, servers ...)
-    # goes to the core client (client/client.py).
-    def __init__(self, endpoint="mpy-client", server=None, bootstrap=None, board=None, lifetime=300,
-                 binding="U", psk=None, state="state", log=None, fmt=None, awake=None, objs=(), opts=None):
-        o = {"server": server, "endpoint": endpoint, "lifetime": lifetime, "binding": binding,
-             "bootstrap": bootstrap, "state": state, "awake": awake, "format": fmt,
-             "psk-identity": psk[0] if psk else "", "psk-key": psk[1] if psk else None}
-        if opts:
-            o.update(opts)
+    # Client(endpoint=, server=coap[s]://.. | bootstrap=.., board=, log=,
+    # objs=[...], lifetime=300, binding="U", psk=(identity, hex key),
+    # state="state" (directory), awake=S (queue mode), format=112 ...: the
+    # options of firmware/main.py). Anything else (set, at, send, step,
+    # next_step_ms, wake, servers ...) goes to the core client (client/client.py).
+    def __init__(self, board=None, log=None, objs=(), **o):
+        p = o.pop("psk", None)
+        if p:
+            o["psk-identity"], o["psk-key"] = p
         if board is None:
             from boards.unix import Board
-            board = Board(state)
+            board = Board(o.get("state") or "state")
         self.o, self.board, self.objs = o, board, list(objs)
         self.log = log or (lambda *a: None)
         self.c = self.start = None     # start(app): run on every boot (firmware/main.py --app)
@@ -135,45 +130,10 @@ class Client:
 
     def run(self, until=None, deep=None):
         # the loop until Ctrl-C (then De-register), a reboot (rebuilt and
-        # run again) or a deep sleep (state saved, the board powers down).
-        # A fatal error de-registers, then is raised.
-        b = self.board
-        while True:
-            c = self.c
-            if deep:
-                from client.sleep import restore
-                c.deep_ms = deep
-                restore(c)
-            if self.start:
-                self.start(self)
-            if hasattr(b, "attach"):    # a real board: watchdog, wake button, device values
-                b.attach(c)
-            try:
-                c.run(until)
-            except KeyboardInterrupt:
-                self.log("interrupted")
-            except Exception as e:
-                self.log("fatal error", repr(e))
-                self.stop()
-                raise
-            if c.store:
-                c.store.flush()
-                if c.reboot == 5:       # Factory Reset: back to factory.cfg
-                    c.store.erase()
-            if c.deep:                  # power down; the next boot restores
-                from client.sleep import hibernate
-                hibernate(c, c.deep)
-                b.deep_sleep(c.deep)
-                return 3
-            if not c.reboot:
-                self.stop()
-                return 0
-            self.log("reboot")
-            if hasattr(b, "reset"):     # a real board restarts (machine.reset)
-                b.reset()
-            for t in list(b.open):
-                t.close()
-            self.build()
+        # run again) or a deep sleep of deep ms or more (state saved, the
+        # board powers down: returns 3). A fatal error de-registers, then is raised.
+        from client.setup import run
+        return run(self, until, deep)
 
     async def serve(self, poll_ms=50):
         # for asyncio applications: steps between the other tasks (datagrams

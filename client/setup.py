@@ -22,13 +22,13 @@ def build(board, o, log, objs=()):
         kw = {"mode": 0, "identity": o["psk-identity"].encode(), "key": unhexlify(o["psk-key"])}
     if o.get("server"):
         sec.add(0, o["server"], ssid=1, **kw)
-        b, u = o["binding"], o["server"]
+        b, u = o.get("binding") or "U", o["server"]
         if "+tcp:" in u or u.startswith("mqtt"):    # the URI's transport: T (TCP), M (MQTT)
             b = b.replace("U", "T" if "+tcp:" in u else "M")
-        srv.add(0, 1, lifetime=int(o["lifetime"]), binding=b)
+        srv.add(0, 1, lifetime=int(o.get("lifetime") or 300), binding=b)
         if o.get("bootstrap"):
             sec.add(1, o["bootstrap"], bootstrap=True, **kw)
-    c = Client(board, o["endpoint"], [sec, srv, acl, Device(board), ConnMon(board), Firmware(board)] + list(objs), log=log,
+    c = Client(board, o.get("endpoint") or "mpy-client", [sec, srv, acl, Device(board), ConnMon(board), Firmware(board)] + list(objs), log=log,
                alt=o.get("alt") or "")
     if o.get("format"):     # preferred content format (e.g. 112 SenML CBOR for 1.1 servers)
         c.fmt = int(o["format"])
@@ -55,3 +55,46 @@ def build(board, o, log, objs=()):
         from client.bootstrap import Bootstrap
         Bootstrap(c)
     return c
+
+
+def run(app, until=None, deep=None):
+    # client/app.Client.run: the loop until Ctrl-C (then De-register), a
+    # reboot (rebuilt and run again) or a deep sleep (state saved, the board
+    # powers down: returns 3). A fatal error de-registers, then is raised.
+    b = app.board
+    while True:
+        c = app.c
+        if deep:
+            from client.sleep import restore
+            c.deep_ms = deep
+            restore(c)
+        if app.start:
+            app.start(app)
+        if hasattr(b, "attach"):    # a real board: watchdog, wake button, device values
+            b.attach(c)
+        try:
+            c.run(until)
+        except KeyboardInterrupt:
+            app.log("interrupted")
+        except Exception as e:
+            app.log("fatal error", repr(e))
+            c.stop()
+            raise
+        if c.store:
+            c.store.flush()
+            if c.reboot == 5:       # Factory Reset: back to factory.cfg
+                c.store.erase()
+        if c.deep:                  # power down; the next boot restores
+            from client.sleep import hibernate
+            hibernate(c, c.deep)
+            b.deep_sleep(c.deep)
+            return 3
+        if not c.reboot:
+            c.stop()
+            return 0
+        app.log("reboot")
+        if hasattr(b, "reset"):     # a real board restarts (machine.reset)
+            b.reset()
+        for t in list(b.open):
+            t.close()
+        app.build()

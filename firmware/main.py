@@ -152,7 +152,7 @@ def main(argv):
         if not o["quiet"]:
             say("[client %d.%03d]" % divmod(board.clock.ms(), 1000), *a)
     from client.app import Client
-    app = Client(board=board, log=log, objs=objs(), opts=o)
+    app = Client(board, log, objs(), **o)
     until = None
     if o["duration"]:
         until = board.clock.ms() + int(float(o["duration"]) * 1000)
