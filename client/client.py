@@ -220,7 +220,7 @@ class Client:
         # the last message to or from a server; None when not in queue mode
         # or something is still going on
         q = [s for s in self.servers if s.queue()]
-        if not q or any(not s.settled() or s.ex.busy() for s in q) or any(t.busy() for t in self.tasks):
+        if not q or any(not s.settled() or s.wake or not s.ex or s.ex.busy() for s in q) or any(t.busy() for t in self.tasks):
             return None
         last = max(max(s.ex.last_rx, s.ex.last_tx) for s in q)
         return max(0, last + self.awake_ms - self.board.clock.ms())

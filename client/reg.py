@@ -323,7 +323,10 @@ class Server:
             self.register()
 
     def deadline(self):
-        if self.paused() or not self.link():
+        # (radio off: the deadlines as they are, one wakes the radio and the
+        # board brings the link up; radio on and no link: the board's wait
+        # returns when it is back)
+        if self.paused() or self.c.board.radio and not self.link():
             return None
         d = self.ex.deadline() if self.ex else None
         if self.fresh and d is not None:

@@ -58,14 +58,16 @@ def hibernate(c, ms):
             srv.append([s.ssid, s.loc, list(s.sent), s.due - now,
                         tr.save() if hasattr(tr, "save") else None, s.lport])
     r = c.reporter
-    write(b.state, IMAGE, {"rtc": b.rtc_ms(), "srv": srv, "rep": dump(r, now) if r else None})
+    v = {"rtc": b.rtc_ms(), "srv": srv, "rep": dump(r, now) if r else None}
+    if not (hasattr(b, "keep") and b.keep(v)):     # the board's RTC memory, else a file
+        write(b.state, IMAGE, v)
     c.log("deep sleep %ds" % (ms // 1000))
 
 
 def restore(c):
     # True when the client came back from a deep sleep (the image is used once)
     b = c.board
-    v = read(b.state, IMAGE)
+    v = (hasattr(b, "kept") and b.kept()) or read(b.state, IMAGE)
     if v:
         try:
             os.remove(b.state + "/" + IMAGE)

@@ -27,13 +27,15 @@ def _val(t, v):
     return v if v is None else check(t, v)
 
 
-def read(d, name):
-    # a file written by write(): the CBOR value, None (missing), False (corrupted)
-    try:
-        with open(d + "/" + name, "rb") as f:
-            b = f.read()
-    except OSError:
-        return None
+def frame(v):
+    # v as the bytes of a file: magic, length, CRC-32, CBOR (also what a
+    # board keeps in RTC memory over a deep sleep)
+    p = cbor.dumps(v)
+    return _MAGIC + pack(">II", len(p), crc32(p) & 0xFFFFFFFF) + p
+
+
+def unframe(b):
+    # frame()'s bytes back to the value; False when damaged
     try:
         if b[:4] != _MAGIC:
             return False
@@ -46,17 +48,26 @@ def read(d, name):
         return False
 
 
+def read(d, name):
+    # a file written by write(): the CBOR value, None (missing), False (corrupted)
+    try:
+        with open(d + "/" + name, "rb") as f:
+            b = f.read()
+    except OSError:
+        return None
+    return unframe(b)
+
+
 def write(d, name, v):
     # atomically: a temporary file renamed over the old one
-    p = cbor.dumps(v)
+    b = frame(v)
     tmp = d + "/" + name + ".tmp"
     try:
         os.mkdir(d)
     except OSError:
         pass
     with open(tmp, "wb") as f:
-        f.write(_MAGIC + pack(">II", len(p), crc32(p) & 0xFFFFFFFF))
-        f.write(p)
+        f.write(b)
     os.rename(tmp, d + "/" + name)
 
 

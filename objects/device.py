@@ -16,6 +16,7 @@ class Device(Obj):
         (4, E, NONE, 0, 1),     # Reboot
         (5, E, NONE, 0, 0),     # Factory Reset
         (6, R, INT, 1, 0, (0, 7)),      # Available Power Sources
+        (7, R, INT, 1, 0),      # Power Source Voltage (mV)
         (9, R, INT, 0, 0, (0, 100)),    # Battery Level (%)
         (10, R, INT, 0, 0, (0, None)),  # Memory Free (KB)
         (11, R, INT, 1, 1, (0, 32)),    # Error Code
@@ -38,6 +39,8 @@ class Device(Obj):
              17: "mpy", 19: "0.1", 10: 0, 21: 0}
         if board.battery() is not None:
             i[9] = i[6] = 0
+            if hasattr(board, "battery_mv"):    # a board that measures it
+                i[7] = 0
         i.update(info)
         self.inst[0] = i
 
@@ -49,6 +52,8 @@ class Device(Obj):
             return b.battery()
         if rid == 6:
             return {0: 1}   # internal battery
+        if rid == 7:
+            return {0: b.battery_mv()}
         if rid == 10:
             return b.mem_free()
         if rid == 21:
