@@ -179,6 +179,9 @@ def urc(line, read=False):
     #  ('rrc', 1|0)  27.007 +CSCON: connected / idle
     #  ('edrx', ms)  27.007 +CEDRXP: the network-provided cycle
     #  ('sms', index)  27.005 +CMTI: a new SMS stored at <index> (a wake source)
+    #  ('open', (socket, err))  BG95 +QIOPEN: the result of an open
+    #  ('data', socket)  data waiting on a socket: nRF91 SLM #XAPOLL (POLLIN),
+    #                    SIM7080 +CADATAIND, BG95 +QIURC: "recv"
     if line.startswith("+CEREG:"):
         return "reg", cereg(line, read)
     if line.startswith("%XMODEMSLEEP:"):
@@ -192,6 +195,16 @@ def urc(line, read=False):
         return "rrc", int(line.split(",")[-1][-1])
     if line.startswith("+CMTI:"):
         return "sms", int(line.split(",")[-1])
+    if line.startswith("#XAPOLL:"):
+        f = line[8:].split(",")
+        return ("data", int(f[0])) if len(f) > 1 and int(f[1]) & 1 else None
+    if line.startswith("+QIOPEN:"):
+        f = line[8:].split(",")
+        return "open", (int(f[0]), int(f[1]))
+    if line.startswith("+CADATAIND:"):
+        return "data", int(line[11:])
+    if line.startswith('+QIURC: "recv"'):
+        return "data", int(line.split(",")[1])
     if line.startswith("+CEDRXP:"):
         f = line[8:].split(",")
         return "edrx", dec_edrx(_f(f[2])) if len(f) > 2 and _f(f[2]) else None
@@ -199,6 +212,7 @@ def urc(line, read=False):
 
 
 _FINAL = ("OK", "ERROR", "SEND OK", "SEND FAIL")
+_RAW = b"+CARECV: "     # SIM7080: "+CARECV: <n>,<n raw bytes>": binary, not a line
 
 
 class Modem:
@@ -216,6 +230,13 @@ class Modem:
         self.rrc = None         # 1 connected, 0 idle (+CSCON)
         self.asleep = False     # in PSM (vendor URCs)
         self.on_urc = None      # callback(kind, value)
+        self.ready = []         # sockets with data waiting ('data' URCs)
+        self.opens = {}         # socket -> error code of an asynchronous open (BG95)
+        self.rai_next = None    # RAI for the next send, where the send command carries it
+        self.raw = None         # the last raw payload (+CARECV)
+        self.prompt = False     # the "> " prompt of a command taking data came
+        self.pdus = []          # SMS PDUs (hex str) delivered by +CMT
+        self.cmt = False        # the next line is a +CMT PDU
 
     def send(self, cmd):
         self.cmd = cmd
@@ -231,6 +252,21 @@ class Modem:
                 break
             self.buf += d
         while True:
+            b = self.buf.lstrip()
+            if b[:1] == b">" and self.cmd is not None:     # data prompt
+                self.prompt = True
+                self.buf = b[1:]
+                continue
+            if b.startswith(_RAW):
+                i = b.find(b",")
+                j = b.find(b"\n")
+                if 0 < i < j or j < 0 < i:      # "+CARECV: n," then n bytes
+                    n = int(b[9:i])
+                    if len(b) < i + 1 + n:
+                        return self.res         # the rest is on its way
+                    self.raw = bytes(b[i + 1:i + 1 + n])
+                    self.buf = b[i + 1 + n:]
+                    continue
             i = self.buf.find(b"\n")
             if i < 0:
                 return self.res
@@ -240,6 +276,15 @@ class Modem:
                 self._line(ln)
 
     def _line(self, ln):
+        if self.cmt:            # 27.005 +CMT (PDU mode): the PDU line follows
+            self.cmt = False
+            self.pdus.append(ln)
+            if self.on_urc:
+                self.on_urc("cmt", ln)
+            return
+        if ln.startswith("+CMT:"):
+            self.cmt = True
+            return
         if self.cmd is not None:
             if ln in _FINAL or ln.startswith("+CME ERROR") or ln.startswith("+CMS ERROR"):
                 self.res = ln
@@ -266,25 +311,49 @@ class Modem:
                 self.asleep = False
         elif k == "edrx":
             self.edrx = v
+        elif k == "open":
+            self.opens[v[0]] = v[1]
+        elif k == "data" and v not in self.ready:
+            self.ready.append(v)
         if self.on_urc:
             self.on_urc(k, v)
 
-    def at(self, cmd, timeout=5000):
-        # blocking command: response lines on OK, None on error or timeout
+    def _clock(self):
         b = self.b
         if b:
-            ms, wait = b.clock.ms, b.wait
-        else:
-            import time
-            ms, wait = time.ticks_ms, time.sleep_ms
-        self.send(cmd)
-        t0 = ms()
+            return b.clock.ms, b.wait
+        import time
+        return time.ticks_ms, time.sleep_ms
+
+    def _done(self, t0, timeout):
+        # wait for the final result code: lines on success, None on error or timeout
+        ms, wait = self._clock()
         while self.poll() is None:
             if ms() - t0 >= timeout:
                 self.cmd = None
                 return None
             wait(10)
         return self.lines if self.res in ("OK", "SEND OK") else None
+
+    def at(self, cmd, timeout=5000):
+        # blocking command: response lines on OK, None on error or timeout
+        self.send(cmd)
+        return self._done(self._clock()[0](), timeout)
+
+    def at_data(self, cmd, data, timeout=5000):
+        # a command that takes data after a "> " prompt (SIM7080 +CASEND raw
+        # bytes, 27.005 +CMGS a PDU ended by Ctrl-Z): lines on success, else None
+        ms, wait = self._clock()
+        self.prompt = False
+        self.send(cmd)
+        t0 = ms()
+        while not self.prompt:
+            if self.poll() is not None or ms() - t0 >= timeout:
+                self.cmd = None
+                return None
+            wait(10)
+        self.u.write(data)
+        return self._done(t0, timeout)
 
     def setup(self):
         # echo off, registration URCs with PSM timers (mode 5, else 4), RRC

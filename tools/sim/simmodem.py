@@ -210,7 +210,7 @@ class SimModem:
         return None if self.rel is None else self.rel + self.t3324
 
     def sms(self, n=160, t=None):
-        # a mobile-terminated SMS (n bytes) reaching the network at t: delivered
+        # a mobile-terminated SMS (n bytes, or the PDU) reaching the network at t: delivered
         # at once when connected, after paging when idle, else kept by the SMS
         # centre until the device leaves PSM. -> delivery time, None: kept
         t = self.clock.ms() if t is None else t
@@ -239,8 +239,12 @@ class SimModem:
         self._go(CONN, t)
         if self.rel is None or self.rel < t + self.inact:
             self.rel = t + self.inact
-        self.down += n
+        self.down += n if isinstance(n, int) else len(n)
         self.sms_n += 1
+        self._deliver(n)
+
+    def _deliver(self, n):
+        # the SMS reaches the terminal: stored, +CMTI (the AT side may differ)
         self._urc('+CMTI: "SM",%d' % self.sms_n)
 
     def report(self, now=None):
