@@ -282,6 +282,11 @@ class Board(Unix):
         self.forget()
         machine.reset()
 
+    def fwstore(self):
+        # Firmware Update (/5): images into the next OTA partition, app bundles to files
+        from boards.esp32ota import OtaStore
+        return OtaStore(self.state)
+
     # -- device values -------------------------------------------------------
     def battery_mv(self):
         return self.adc.read_uv() * self.div // 1000 if self.adc else None

@@ -1,0 +1,118 @@
+# ESP32 firmware store (objects/firmware.py's begin/write/finish/apply/confirm)
+# on esp32.Partition: an image goes to the next OTA app partition
+# (Partition(RUNNING).get_next_update()) in 4096-byte flash blocks, each
+# erased before it is written; only whole blocks are written until finish(),
+# so the durable offset (what a resumed download starts from) is a block
+# boundary. apply() is set_boot() (the IDF checks the image), reboot() is
+# machine.reset(). The new image boots "pending verify": confirm() (after the
+# first registration on it) is mark_app_valid_cancel_rollback(); a reset
+# before that and the bootloader goes back to the old image, which sees it
+# runs from the partition it booted from before: booted() False -> Result 8.
+# App bundles (kind 1) go to the file system store (boards/fwstore.py).
+from micropython import const
+from hashlib import sha256
+from esp32 import Partition
+from boards.fwstore import FileStore
+
+_BS = const(4096)
+
+
+class OtaStore:
+    def __init__(self, state):
+        self.fs = FileStore(state)
+        self.part = Partition(Partition.RUNNING).get_next_update()
+        self.cap = self.part.ioctl(4, 0) * _BS
+        self.buf = None
+        self.kind = 0
+        self.n = 0          # bytes in flash (whole blocks until finish)
+        self.k = 0          # bytes waiting in buf
+
+    def begin(self, size, kind):
+        self.kind = kind
+        if kind:
+            return self.fs.begin(size, kind)
+        if size and size > self.cap:
+            raise OSError(28)
+        self.buf = bytearray(_BS)
+        self.n = self.k = 0
+
+    def resume(self, off, kind):
+        self.kind = kind
+        if kind:
+            return self.fs.resume(off, kind)
+        self.buf = bytearray(_BS)
+        self.n = off - off % _BS
+        self.k = 0
+
+    def write(self, off, data):
+        if self.kind:
+            self.fs.write(off, data)
+            self.n = self.fs.n
+            return
+        if off != self.n + self.k:
+            raise OSError(22)
+        if off + len(data) > self.cap:
+            raise OSError(28)
+        m = memoryview(data)
+        while m:
+            t = min(_BS - self.k, len(m))
+            self.buf[self.k:self.k + t] = m[:t]
+            self.k += t
+            m = m[t:]
+            if self.k == _BS:
+                self._flush()
+
+    def _flush(self):
+        b = self.n // _BS
+        for i in range(self.k, _BS):
+            self.buf[i] = 0xFF
+        self.part.ioctl(6, b)                   # erase
+        self.part.writeblocks(b, self.buf, 0)   # write without another erase
+        self.n += self.k
+        self.k = 0
+
+    def finish(self):
+        if self.kind:
+            return self.fs.finish()
+        if self.k:
+            self._flush()
+        self.buf = None
+
+    def close(self):
+        self.fs.close()
+
+    def sha256(self, n):
+        if self.kind:
+            return self.fs.sha256(n)
+        h = sha256()
+        b = bytearray(_BS)
+        i = 0
+        while n > 0:
+            self.part.readblocks(i, b)
+            h.update(memoryview(b)[:min(n, _BS)])
+            n -= _BS
+            i += 1
+        return h.digest()
+
+    def apply(self, rec):
+        if rec.get("k") == 1:
+            return self.fs.apply(rec)
+        self.part.set_boot()            # raises when the IDF rejects the image
+        rec["t"] = self.part.info()[4]
+
+    def reboot(self):
+        import machine
+        machine.reset()
+
+    def booted(self, rec):
+        if rec.get("k") == 1:
+            return self.fs.booted(rec)
+        return Partition(Partition.RUNNING).info()[4] == rec.get("t")
+
+    def confirm(self, rec):
+        Partition.mark_app_valid_cancel_rollback()
+
+    def revert(self, rec):
+        if rec.get("k") == 1:
+            self.fs.revert(rec)
+        # an image: the reset that follows without confirm() rolls back
