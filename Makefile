@@ -6,15 +6,18 @@ PY := $(VENV)/bin/python
 MP := $(VENV)/bin/micropython
 STAMP := $(VENV)/.installed
 APT_STAMP := build/.apt
+# microcontroller-like targets (tools/targets/): only where the vendored
+# MicroPython snapshot is (CI); a user's clone skips those tests
+TARGETS_STAMP := $(if $(wildcard ../shared/vendor/micropython-*.tar.gz),build/.apt-targets)
 # pytest workers: parallel on the 2-core machines we run on
 JOBS ?= auto
 
-.PHONY: help setup run test bench mpy clean
+.PHONY: help setup run test bench mpy clean targets
 
 help:             ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
-setup: $(STAMP) $(APT_STAMP)  ## create .venv and install pinned host packages (+ Debian peers)
+setup: $(STAMP) $(APT_STAMP) $(TARGETS_STAMP)  ## create .venv and install pinned host packages (+ Debian peers)
 
 $(STAMP): tools/requirements.txt
 	@command -v python3 >/dev/null || { apt-get update -q && apt-get install -y -q python3; }
@@ -28,9 +31,23 @@ $(STAMP): tools/requirements.txt
 	@touch $@
 
 # Debian packages: real third-party CoAP/DTLS peers, installed only when missing
+# qemu Cortex-M3 firmware and the 32-bit unix port from ../shared/vendor
+targets: $(STAMP) build/.apt-targets  ## build mpy-cross, qemu MPS2_AN385 and unix -m32 (build/targets/)
+	$(PY) tools/targets/vendor_build.py
+
+build/.apt-targets:
+	@mkdir -p build
+	@{ command -v arm-none-eabi-gcc && command -v qemu-system-arm && test -e /usr/lib/arm-none-eabi/include/stdlib.h \
+	   && test -e /usr/lib/gcc/x86_64-linux-gnu/*/32/libgcc.a; } >/dev/null 2>&1 \
+	  || { (apt-get update -q && apt-get install -y -q gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-multilib) \
+	       || echo "warning: targets toolchain not installed"; }
+	@touch $@
+
 $(APT_STAMP):
 	@mkdir -p build
 	@command -v coap-server-notls >/dev/null || { (apt-get update -q && apt-get install -y -q libcoap3-bin) || echo "warning: libcoap3-bin not installed"; }
+	@# lighttpd: the HTTP server (Range, ETag) firmware pulls are tested against (test_fota*)
+	@command -v lighttpd >/dev/null || test -x /usr/sbin/lighttpd || { (apt-get update -q && apt-get install -y -q lighttpd) || echo "warning: lighttpd not installed"; }
 	@touch $@
 
 run: setup        ## the main job: client bootstraps, registers, scripted session (unix port)

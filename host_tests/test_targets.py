@@ -1,0 +1,199 @@
+"""The device code on microcontroller-like targets built from the vendored
+MicroPython snapshot (../shared/vendor, tools/targets/vendor_build.py):
+
+- the qemu port for MPS2_AN385 (Cortex-M3: 32-bit, single-precision floats,
+  10 KB stack) with client/, objects/ and the in-memory session frozen in,
+  run under qemu-system-arm through the snapshot's pyboard.py;
+- the unix port built 32-bit (-m32: 31-bit small ints, as on ESP32), with
+  real sockets, for the end-to-end sessions against the dev server (plain
+  CoAP and DTLS-PSK; cryptolib through tools/targets/cmods/aes).
+They skip with the reason where ../shared/vendor is absent (a user's clone)."""
+import json
+import math
+import os
+import struct
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools", "targets"))
+import vendor_build as vb  # noqa: E402
+import bench_targets as bt  # noqa: E402
+
+WHY = vb.missing()
+pytestmark = pytest.mark.skipif(WHY is not None, reason=WHY or "")
+TLV, SJSON, SCBOR = 11542, 110, 112
+AFTER_2038 = 4102444800         # 2100-01-01T00:00:00Z
+# (float, int, time, uint) written to the test object /32769/0
+VALUES = [
+    (3.141592653589793, 2 ** 31 + 5, 2 ** 31, 2 ** 32 + 7),    # 2038-01-19T03:14:08Z
+    (0.1, -(2 ** 40) - 3, AFTER_2038, 2 ** 62),
+    (-2.5, 2 ** 30, 253402300799, 2 ** 30 - 1),                 # 9999-12-31T23:59:59Z
+]
+
+
+def need(*tools):
+    why = vb.missing_tools(*tools)
+    if why:
+        pytest.skip(why)
+
+
+def _tlv_res(rid, b):
+    return (bytes([0xC0 | len(b), rid]) if len(b) < 8 else bytes([0xC8, rid, len(b)])) + b
+
+
+def payloads(v):
+    f, i, t, u = v
+    tlv = (_tlv_res(0, struct.pack(">d", f)) + _tlv_res(1, struct.pack(">q", i))
+           + _tlv_res(2, struct.pack(">q", t)) + _tlv_res(3, struct.pack(">Q", u)))
+    recs = [("0", f), ("1", i), ("2", t), ("3", u)]
+    js = json.dumps([dict({"bn": "/32769/0/"} if k == 0 else {}, n=n, v=x)
+                     for k, (n, x) in enumerate(recs)]).encode()
+    import cbor2
+    cb = cbor2.dumps([{-2: "/32769/0/", 0: n, 2: x} if k == 0 else {0: n, 2: x}
+                      for k, (n, x) in enumerate(recs)])
+    return {TLV: tlv, SJSON: js, SCBOR: cb}
+
+
+def decode(fmt, payload):
+    """{rid: value} of a Read of /32769/0 or /3/0/13"""
+    from devserver import formats
+    if fmt == TLV:
+        out = {}
+        for p, b in formats.tlv_paths(payload, "/x").items():
+            rid = int(p.split("/")[-1])
+            out[rid] = (struct.unpack(">f" if len(b) == 4 else ">d", b)[0] if rid == 0
+                        else int.from_bytes(b, "big", signed=rid != 3))
+        return out
+    recs = formats.senml_resolve(formats.senml_decode(payload, fmt))
+    return {int(r["n"].rstrip("/").split("/")[-1]): r["v"] for r in recs}
+
+
+def f32(x):
+    return struct.unpack(">f", struct.pack(">f", x))[0]
+
+
+def numbers_script():
+    vals = [{k: v for k, v in payloads(v).items()} for v in VALUES]
+    return ("import memsession\nmemsession.VALUES = %r\nmemsession.numbers()\n" % vals)
+
+
+def check_numbers(out, single):
+    """Every value written in every format reads back, in every format, as
+    the value (single precision: the float rounded to float32)."""
+    assert "NUMBERS DONE" in out, out[-2000:]
+    lines = out.splitlines()
+    times = [x.split() for x in lines if x.startswith("TIME ")]
+    assert len(times) == 3
+    for _, fmt, code, hx in times:
+        assert code == "45"
+        v = decode(int(fmt), bytes.fromhex(hx))
+        assert list(v) == [13] and AFTER_2038 <= v[13] < AFTER_2038 + 3600, (fmt, v)
+    writes = [x.split() for x in lines if x.startswith("WRITE ")]
+    assert len(writes) == 9 and all(w[3] == "44" for w in writes), writes
+    seen = 0
+    for x in lines:
+        if not x.startswith("NUM "):
+            continue
+        _, wf, k, rf, code, hx = x.split()
+        assert code == "45", x
+        got = decode(int(rf), bytes.fromhex(hx))
+        f, i, t, u = VALUES[int(k)]
+        want_f = f32(f) if single else f
+        assert got[1] == i and got[2] == t and got[3] == u, (wf, rf, got)
+        if single:
+            # float32 on the device: binary doubles (TLV, CBOR) round to the
+            # nearest float32, but MicroPython's decimal parser (SenML JSON)
+            # may land one float32 step off (2^-23 relative)
+            assert math.isclose(got[0], want_f, rel_tol=2.4e-7), (wf, rf, got[0], want_f)
+            if int(wf) != SJSON and int(rf) == TLV:
+                assert got[0] == want_f, (wf, rf, got[0], want_f)
+        else:
+            assert got[0] == want_f, (wf, rf, got[0], want_f)
+        seen += 1
+    assert seen == 27
+    # stored as Python ints (big ones beyond 31 bits) and floats on the device
+    assert "TYPES float int int" in out
+
+
+# ---- Cortex-M3 under qemu, device code frozen in ----
+
+def test_qemu_in_memory_session():
+    need("arm-none-eabi-gcc", "qemu-system-arm")
+    ok, out = bt.qemu_session(info=True)
+    steps = [x for x in out.splitlines() if x.startswith(("OK ", "FAIL "))]
+    assert ok, out[-3000:]
+    assert not [x for x in steps if x.startswith("FAIL")]
+    for s in ("register", "read 11542", "read 110", "read 112", "write", "observe", "notify",
+              "discover", "execute", "deregister"):
+        assert any(x.startswith("OK " + s) for x in steps), s
+    assert "GC: total:" in out      # micropython.mem_info() ran on the target
+
+
+def test_qemu_float_int_time():
+    need("arm-none-eabi-gcc", "qemu-system-arm")
+    out = bt.qemu_run(vb.qemu(), numbers_script())
+    assert "float32" not in out
+    check_numbers(out, single=True)
+
+
+# ---- unix port built 32-bit ----
+
+def run32(script, timeout=120):
+    need("multilib")
+    import subprocess
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(script)
+    env = dict(os.environ, MICROPYPATH=".frozen:%s:%s" % (vb.SRC, os.path.join(ROOT, "tools", "targets")))
+    try:
+        p = subprocess.run([vb.unix32(), f.name], capture_output=True, text=True, timeout=timeout,
+                           env=env, cwd=ROOT)
+    finally:
+        os.unlink(f.name)
+    return p.stdout + p.stderr
+
+
+def test_unix32_is_32_bit_with_native_aes():
+    # FIPS-197 C.1 / C.3 and a CBC round trip through the snapshot's cryptolib
+    out = run32("""import sys, cryptolib
+print(sys.maxsize)
+k = bytes(range(16))
+print(cryptolib.aes(k, 1).encrypt(bytes.fromhex('00112233445566778899aabbccddeeff')).hex())
+print(cryptolib.aes(k, 1).decrypt(bytes.fromhex('69c4e0d86a7b0430d8cdb78070b4c55a')).hex())
+print(cryptolib.aes(bytes(range(32)), 1).encrypt(bytes.fromhex('00112233445566778899aabbccddeeff')).hex())
+c = cryptolib.aes(k, 2, bytes(16)).encrypt(bytes(range(48)))
+print(cryptolib.aes(k, 2, bytes(16)).decrypt(c) == bytes(range(48)))
+""").split()
+    assert out == ["2147483647", "69c4e0d86a7b0430d8cdb78070b4c55a", "00112233445566778899aabbccddeeff",
+                   "8ea2b7ca516745bfeafc49904b496089", "True"]
+
+
+def test_unix32_float_int_time():
+    check_numbers(run32(numbers_script()), single=False)
+
+
+def test_unix32_e2e_session():
+    # the scripted session against the dev server on loopback (plain CoAP)
+    need("multilib")
+    from lwm2m_server import Server
+    bt.compile_mpy()
+    with Server(port=0) as srv:
+        c = bt.Client32("coap://127.0.0.1:%d" % srv.port, "t32", "--lifetime", "300")
+        try:
+            ok = bt.run_session(srv, "t32", 20, c.p)
+            n = len(srv.events)
+        finally:
+            out = c.stop()
+        assert ok, out
+        assert srv.wait_event("deregister", "t32", after=n, timeout=10)
+    assert "Traceback" not in out
+
+
+def test_unix32_e2e_session_dtls_psk():
+    need("multilib")
+    bt.compile_mpy()
+    ok, out = bt.dtls_session(timeout=20)
+    assert ok, out
+    assert "deregistered" in out and "Traceback" not in out

@@ -1,0 +1,185 @@
+"""Device-reality figures on the builds of tools/targets/vendor_build.py (`make bench`):
+
+- min_heap_32_kb: the smallest GC heap (KB, bytes/1024) in which the full
+  session over DTLS-PSK (register, reads, write, 10 observations + a notify,
+  execute, discover, de-register) completes on the 32-bit unix build, the
+  client loaded from .mpy (compiled by the snapshot's own mpy-cross);
+- qemu_min_heap_kb: the same session in memory (tools/targets/memsession.py)
+  frozen into the Cortex-M3 (MPS2_AN385) firmware under qemu-system-arm;
+- frozen_flash_kb: flash taken by the frozen device code in that firmware.
+Every run of a session is bounded; a failed or hung run counts as too small."""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+import vendor_build as build  # noqa: E402
+
+ROOT = build.ROOT
+MPY_OUT = os.path.join(build.OUT, "mpy")
+KEY = bytes(range(16))
+OBSERVED = ("/3303/0/5750", "/3/0/13", "/3303/0/5700", "/3/0/0", "/3/0/1", "/3/0/2",
+            "/3/0/3", "/4/0/0", "/1/0/1", "/19/0/3")
+PY = os.path.join(ROOT, ".venv", "bin", "python")
+
+
+def compile_mpy():
+    """The device code as .mpy (snapshot's mpy-cross) under build/targets/mpy."""
+    import build_mpy
+    old = build_mpy.MPY_CROSS, build_mpy.ROOT
+    build_mpy.MPY_CROSS, build_mpy.ROOT = build.mpy_cross(), build.SRC
+    try:
+        return build_mpy.build(out=MPY_OUT)
+    finally:
+        build_mpy.MPY_CROSS, build_mpy.ROOT = old
+
+
+class Client32:
+    """firmware/main.py on the 32-bit unix build, from MPY_OUT, heap in bytes."""
+
+    def __init__(self, uri, ep, *args, heap=None, mpy=True):
+        argv = ["--server", uri, "--endpoint", ep, "--clock", "real"] + list(args)
+        cmd = [build.unix32()]
+        if heap:
+            cmd += ["-X", "heapsize=%d" % heap]
+        pre = "import sys\nsys.path.remove('')\n" if mpy else ""
+        cmd += ["-c", pre + "from firmware import main\nmain.main(%r)" % argv]
+        env = dict(os.environ, MICROPYPATH=".frozen:" + (MPY_OUT if mpy else build.SRC))
+        self.out = tempfile.TemporaryFile("w+")
+        self.p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.out,
+                                  stderr=subprocess.STDOUT, text=True)
+
+    def stop(self, timeout=10):
+        """Ctrl-C (the client de-registers); returns its output."""
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGINT)
+        try:
+            self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        self.out.seek(0)
+        return self.out.read()
+
+
+def dtls_session(heap=None, mpy=True, timeout=10, formats=(11542, 110, 112)):
+    """The full DTLS-PSK session on the 32-bit build; (ok, client output)."""
+    from devserver.dtls_front import DtlsFront
+    from lwm2m_server import Server
+    with Server(port=0) as srv, DtlsFront(("127.0.0.1", srv.port), {"dev1": KEY}) as f:
+        c = Client32("coaps://127.0.0.1:%d" % f.addr[1], "t32", "--lifetime", "300",
+                     "--psk-identity", "dev1", "--psk-key", KEY.hex(), heap=heap, mpy=mpy)
+        out = ""
+        try:
+            ok = run_session(srv, "t32", timeout, c.p, formats)
+        except Exception as e:     # a client that ran out of heap answers nothing
+            ok = False
+            out = "session: %r\n" % e
+        n = len(srv.events)
+        out = c.stop() + out
+        if ok:
+            try:
+                ok = srv.wait_event("deregister", "t32", after=n, timeout=timeout) is not None
+            except Exception:
+                ok = False
+        return ok and "MemoryError" not in out, out
+
+
+def run_session(srv, ep, timeout, proc=None, formats=(11542, 110, 112)):
+    # register, read /3/0 (in each of formats), write, 10 observations and a
+    # notification, execute, discover; True when all went as expected
+    for _ in range(int(timeout / 0.25)):     # a client that died (MemoryError) never registers
+        if srv.registration(ep) or proc is not None and proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    srv.wait_registration(ep, timeout=0.1)
+    ok = all(srv.read(ep, "/3/0", accept=a, timeout=timeout).code == "2.05" for a in formats)
+    n = len(srv.events)
+    ok &= srv.write(ep, "/1/0/1", b"120", 0, timeout=timeout).code == "2.04"
+    srv.wait_event("update", ep, after=n, timeout=timeout)
+    obs = [srv.observe(ep, p, timeout=timeout) for p in OBSERVED]
+    ok &= all(o.first.code == "2.05" for o in obs)
+    ok &= srv.write(ep, OBSERVED[0], b"vault", 0, timeout=timeout).code == "2.04"
+    ok &= obs[0].wait(1, timeout=timeout)[-1].payload == b"vault"
+    n = len(srv.events)
+    ok &= srv.execute(ep, "/1/0/8", timeout=timeout).code == "2.04"
+    srv.wait_event("update", ep, after=n, timeout=timeout)
+    ok &= srv.discover(ep, "/3/0", timeout=timeout).code == "2.05"
+    return ok
+
+
+def qemu_run(elf, script, timeout=120):
+    """Run a script on the firmware under qemu through the snapshot's pyboard.py."""
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(script)
+    try:
+        p = subprocess.run([PY, build.pyboard(), "-d", "execpty:" + build.qemu_cmd(elf), f.name],
+                           capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        return "timeout\n" + (e.stdout or b"").decode(errors="replace")
+    finally:
+        os.unlink(f.name)
+    return p.stdout + p.stderr
+
+
+SESSION = "import memsession\nmemsession.session(info=%r)\n"
+
+
+def qemu_session(heap=build.QEMU_HEAP, info=False):
+    """(ok, output) of the frozen in-memory session on the Cortex-M3."""
+    out = qemu_run(build.qemu(heap), SESSION % info)
+    return "SESSION OK" in out, out
+
+
+def bisect(ok, lo, hi, step):
+    """Smallest value in (lo, hi] (multiples of step) for which ok() holds; lo
+    is taken to fail, hi must pass (else None)."""
+    if not ok(hi):
+        return None
+    while hi - lo > step:
+        mid = (lo + hi) // 2 // step * step
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def measure():
+    res = {}
+    try:
+        _measure(res)
+    except Exception as e:      # a build that fails here must not end the whole bench
+        print("bench_targets: %r" % e)
+    return res
+
+
+def _measure(res):
+    why = build.missing()
+    if why:
+        print("bench_targets: " + why)
+        return
+    tools = build.missing_tools("arm-none-eabi-gcc", "qemu-system-arm")
+    if tools:
+        print("bench_targets: " + tools)
+    else:
+        elf = build.qemu(build.QEMU_HEAP, harness=False)
+        res["frozen_flash_kb"] = round(build.frozen_bytes(elf) / 1024, 1)
+        h = bisect(lambda n: qemu_session(n)[0], 8 * 1024, 64 * 1024, 512)
+        res["qemu_min_heap_kb"] = h and round(h / 1024, 1)
+    if build.missing_tools("multilib"):
+        print("bench_targets: " + build.missing_tools("multilib"))
+        return
+    compile_mpy()
+    # DM operations in the server's default format (TLV), as the 64-bit figures
+    h = bisect(lambda n: dtls_session(n, formats=(11542,))[0], 16 * 1024, 160 * 1024, 1024)
+    res["min_heap_32_kb"] = h and h // 1024
+
+
+if __name__ == "__main__":
+    print(measure())

@@ -1,0 +1,272 @@
+# An in-memory LwM2M session for targets without sockets (the qemu Cortex-M3
+# firmware freezes this module next to the device code; it runs on the unix
+# ports too). The real client (firmware.main.build) on a board whose transport
+# is a pair of in-process queues, against a small LwM2M server written with the
+# client's own CoAP codec: register, reads in TLV / SenML JSON / SenML CBOR,
+# write, observe + notify, discover, execute, de-register.
+# Output: lines "OK <step> ..." / "FAIL <step> ...", and a final "SESSION OK".
+import gc
+import os
+import micropython
+from client import coap
+from client.codes import (CON, ACK, GET, POST, PUT, DELETE, CREATED, DELETED, CHANGED,
+                          CONTENT, URI_PATH, URI_QUERY, LOCATION_PATH, ACCEPT, OBSERVE,
+                          CONTENT_FORMAT, RW, FLOAT, INT, TIME, UINT)
+from client.model import Obj
+
+TLV = 11542
+SJSON = 110
+SCBOR = 112
+LINK = 40
+TEXT = 0
+
+
+class Clock:
+    # virtual time: moves only when the client waits; wall time from epoch (s)
+    def __init__(self, epoch=1767225600):
+        self.now = 0
+        self.epoch = epoch
+
+    def ms(self):
+        return self.now
+
+    def time(self):
+        return self.epoch + self.now // 1000
+
+
+class Pipe:
+    # the client's datagram transport: what it sends goes straight to the
+    # server; the server's datagrams wait in a queue until the client reads
+    def __init__(self, srv):
+        self.srv = srv
+        self.q = []
+        self.lport = 0
+        srv.pipe = self
+
+    def send(self, data):
+        self.srv.rx(bytes(data))
+
+    def recv(self):
+        return self.q.pop(0) if self.q else None
+
+    def deadline(self):
+        return None
+
+    def close(self):
+        pass
+
+
+class Board:
+    def __init__(self, srv, epoch=1767225600):
+        self.clock = Clock(epoch)
+        self.srv = srv
+        self.state = "state"
+        self.open = []
+        self.radio = True
+
+    def udp(self, host, port, lport=0):
+        t = Pipe(self.srv)
+        self.open.append(t)
+        return t
+
+    def wait(self, ms):
+        if self.srv.pipe and self.srv.pipe.q:
+            self.clock.now += 1
+        elif ms > 0:
+            self.clock.now += int(ms)
+
+    def random(self, n):
+        try:
+            return os.urandom(n)
+        except AttributeError:      # ports without an RNG (qemu)
+            import random
+            return bytes(random.getrandbits(8) for _ in range(n))
+
+    def time(self):
+        return self.clock.time()
+
+    def rtc_ms(self):
+        return self.clock.time() * 1000
+
+    def deep_sleep(self, ms):
+        self.clock.now += ms
+
+    def battery(self):
+        return None
+
+    def mem_free(self):
+        return gc.mem_free() // 1024
+
+    def mem_total(self):
+        return (gc.mem_free() + gc.mem_alloc()) // 1024
+
+    def conn(self):
+        return {0: 41, 1: {0: 41}, 2: 0, 4: {0: "127.0.0.1"}}
+
+
+class Server:
+    # the LwM2M server side: registration interface, requests, notifications
+    def __init__(self):
+        self.pipe = None
+        self.events = []        # "register" / "update" / "deregister"
+        self.replies = {}       # token -> response
+        self.notes = {}         # token -> [notification payloads]
+        self.mid = 100
+
+    def rx(self, d):
+        m = coap.parse(d)
+        if m.code and m.code < 32:          # Register / Update / De-register
+            path = m.strs(URI_PATH)
+            if m.code == POST and path == ["rd"]:
+                r = coap.Msg(ACK, CREATED, m.mid, m.token)
+                r.add(LOCATION_PATH, "rd").add(LOCATION_PATH, "x")
+                self.events.append("register")
+            elif m.code == POST:
+                r = coap.Msg(ACK, CHANGED, m.mid, m.token)
+                self.events.append("update")
+            else:
+                r = coap.Msg(ACK, DELETED if m.code == DELETE else CHANGED, m.mid, m.token)
+                self.events.append("deregister")
+            self.pipe.q.append(coap.build(r))
+        elif m.code >= 64:
+            if m.t == CON:
+                self.pipe.q.append(coap.build(coap.Msg(ACK, 0, m.mid)))
+            if m.token in self.notes and m.opt(OBSERVE) is not None:
+                self.notes[m.token].append(bytes(m.payload))
+            else:
+                self.replies[m.token] = m
+
+    def send(self, code, path, opts=(), payload=b""):
+        self.mid += 1
+        tok = b"t%d" % self.mid
+        m = coap.Msg(CON, code, self.mid, tok)
+        for x in path.strip("/").split("/"):
+            m.add(URI_PATH, x)
+        for n, v in opts:
+            m.add(n, v)
+        m.payload = payload
+        self.pipe.q.append(coap.build(m))
+        return tok
+
+
+class Num(Obj):
+    # a test object: number-typed resources to write and read back
+    ID = 32769
+    MULTI = False
+    RES = ((0, RW, FLOAT, 0, 0), (1, RW, INT, 0, 0), (2, RW, TIME, 0, 0), (3, RW, UINT, 0, 0))
+
+    def defaults(self, iid):
+        return {0: 0.0, 1: 0, 2: 0, 3: 0}
+
+
+class Session:
+    def __init__(self, fmt=None, num=False, epoch=1767225600):
+        from firmware.main import build, options
+        self.srv = Server()
+        self.b = Board(self.srv, epoch)
+        argv = ["--server", "coap://127.0.0.1:5683", "--endpoint", "mem", "--lifetime", "300"]
+        if fmt:
+            argv += ["--format", str(fmt)]
+        self.c = build(self.b, options(argv), lambda *a: None)
+        if num:
+            o = Num()
+            o.create(0)
+            self.c.objs[o.ID] = o
+            o.client = self.c
+
+    def run(self, ms):
+        c, b = self.c, self.b
+        end = b.clock.ms() + ms
+        while b.clock.ms() < end:
+            c.step()
+            c.idle(end)
+        c.step()
+
+    def wait_event(self, kind, n=0, ms=30000):
+        for _ in range(ms // 100):
+            if self.srv.events[n:].count(kind):
+                return True
+            self.run(100)
+        return False
+
+    def req(self, code, path, opts=(), payload=b""):
+        tok = self.srv.send(code, path, opts, payload)
+        for _ in range(100):
+            self.run(10)
+            r = self.srv.replies.pop(tok, None)
+            if r is not None:
+                return tok, r
+        raise Exception("no response to " + path)
+
+
+def _say(ok, step, *a):
+    print("OK" if ok else "FAIL", step, *a)
+    return ok
+
+
+def session(observations=10, info=False):
+    # the full in-memory session; True if every step passed
+    s = Session()
+    srv = s.srv
+    ok = _say(s.wait_event("register"), "register")
+    for acc in (TLV, SJSON, SCBOR):
+        _, r = s.req(GET, "/3/0", [(ACCEPT, acc)])
+        ok &= _say(r.code == CONTENT and r.uint(CONTENT_FORMAT) == acc and len(r.payload) > 20,
+                   "read", acc, len(r.payload))
+    n = len(srv.events)
+    _, r = s.req(PUT, "/1/0/1", [(CONTENT_FORMAT, TEXT)], b"120")
+    ok &= _say(r.code == CHANGED and s.wait_event("update", n), "write")
+    paths = ("/3303/0/5750", "/3/0/13", "/3303/0/5700", "/3/0/0", "/3/0/1", "/3/0/2",
+             "/3/0/3", "/4/0/0", "/1/0/1", "/19/0/3")[:observations]
+    toks = []
+    for p in paths:
+        tok, r = s.req(GET, p, [(OBSERVE, 0)])
+        srv.notes[tok] = []
+        toks.append(tok)
+        ok &= _say(r.code == CONTENT, "observe", p)
+    if toks:
+        _, r = s.req(PUT, paths[0], [(CONTENT_FORMAT, TEXT)], b"vault")
+        s.run(2000)
+        ok &= _say(r.code == CHANGED and srv.notes[toks[0]][-1:] == [b"vault"], "notify",
+                   srv.notes[toks[0]][-1:])
+    _, r = s.req(GET, "/3/0", [(ACCEPT, LINK)])
+    ok &= _say(r.code == CONTENT and bytes(r.payload).startswith(b"</3/0>"), "discover",
+               bytes(r.payload)[:40])
+    n = len(srv.events)
+    _, r = s.req(POST, "/1/0/8")
+    ok &= _say(r.code == CHANGED and s.wait_event("update", n), "execute")
+    if info:
+        gc.collect()
+        micropython.mem_info()
+    n = len(srv.events)
+    s.c.stop()
+    ok &= _say("deregister" in srv.events[n:], "deregister")
+    if ok:
+        print("SESSION OK")
+    return ok
+
+
+def numbers(fmts=(TLV, SJSON, SCBOR), epoch=4102444800):
+    # write the Num resources in each format, read them back in each format:
+    # prints "NUM <write fmt> <value set> <read fmt> <code> <hex payload>" for
+    # the host to check; and /3/0/13 (Current Time) on a clock after 2038
+    from client.text import utf8
+    import binascii
+    s = Session(num=True, epoch=epoch)
+    s.wait_event("register")
+    for rf in fmts:
+        _, r = s.req(GET, "/3/0/13", [(ACCEPT, rf)])
+        print("TIME", rf, "%x" % r.code, utf8(binascii.hexlify(r.payload)))
+    for wf in fmts:
+        for k, val in enumerate(VALUES):
+            _, r = s.req(PUT, "/32769/0", [(CONTENT_FORMAT, wf)], val[wf])
+            print("WRITE", wf, k, "%x" % r.code)
+            for rf in fmts:
+                _, r = s.req(GET, "/32769/0", [(ACCEPT, rf)])
+                print("NUM", wf, k, rf, "%x" % r.code, utf8(binascii.hexlify(r.payload)))
+    o = s.c.objs[32769].inst[0]
+    print("TYPES", type(o[0]).__name__, type(o[1]).__name__, type(o[2]).__name__)
+    print("NUMBERS DONE")
+
+
+VALUES = []     # filled by the caller: [{fmt: payload bytes}]
