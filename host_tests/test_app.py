@@ -172,3 +172,47 @@ def test_sensor_min_max_through_every_setter(mp):
     assert out[1] == "[(3303, 0, 5601), (3303, 0, 5602), (3303, 0, 5700)]"
     assert out[2] == "21.0 21.0"
     assert out[3] == "False False"      # nothing measured yet: no min/max
+
+
+ASYNC_APP = r"""
+import asyncio
+from client.app import Client
+from objects.ipso import Temperature
+t = Temperature()
+app = Client(endpoint="aio", server="coap://127.0.0.1:%d", objs=[t], log=print)
+
+async def sensor():
+    v = 20.0
+    while True:
+        v += 1
+        t.measure(v)
+        await asyncio.sleep_ms(100)
+
+async def main():
+    s = asyncio.create_task(sensor())
+    task = asyncio.create_task(app.serve())
+    await asyncio.sleep_ms(2500)
+    task.cancel()       # the application ends: De-register
+    s.cancel()
+    await asyncio.sleep_ms(300)
+    print("done")
+
+asyncio.run(main())
+"""
+
+
+def test_asyncio_serve(tmp_path):
+    import threading
+    from conftest import run_mp
+    with Server(port=0) as srv:
+        out = {}
+        th = threading.Thread(target=lambda: out.update(o=run_mp(ASYNC_APP % srv.port, timeout=60, check=False)))
+        th.start()
+        try:
+            srv.wait_registration("aio", timeout=20)
+            r = srv.read("aio", "/3303/0/5700", accept=TEXT)
+            assert r.code == "2.05" and float(r.payload) > 20
+            srv.wait_event("deregister", "aio", timeout=20)
+        finally:
+            th.join(60)
+        assert "done" in out["o"] and "deregistered" in out["o"]
