@@ -11,13 +11,18 @@ APT_STAMP := build/.apt
 TARGETS_STAMP := $(if $(wildcard ../shared/vendor/micropython-*.tar.gz),build/.apt-targets)
 # pytest workers: parallel on the 2-core machines we run on
 JOBS ?= auto
+# third-party LwM2M servers from npm (tools/peers/package-lock.json), project-local node_modules
+PEERS := tools/peers/node_modules/.package-lock.json
+# make test-stress: N runs of the suite (TESTS: a subset)
+N ?= 20
+TESTS ?= host_tests
 
-.PHONY: help setup run test bench mpy clean targets
+.PHONY: help setup run test bench mpy clean targets peers test-stress
 
 help:             ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
-setup: $(STAMP) $(APT_STAMP) $(TARGETS_STAMP)  ## create .venv and install pinned host packages (+ Debian peers)
+setup: $(STAMP) $(APT_STAMP) $(TARGETS_STAMP) $(PEERS)  ## create .venv and install pinned host packages (+ Debian and npm peers)
 
 $(STAMP): tools/requirements.txt
 	@command -v python3 >/dev/null || { apt-get update -q && apt-get install -y -q python3; }
@@ -50,12 +55,24 @@ $(APT_STAMP):
 	@command -v lighttpd >/dev/null || test -x /usr/sbin/lighttpd || { (apt-get update -q && apt-get install -y -q lighttpd) || echo "warning: lighttpd not installed"; }
 	@touch $@
 
+peers: $(PEERS)   ## npm LwM2M servers for the interop tests (tools/peers/node_modules, when missing)
+
+# npm ci only when node_modules is missing or older than the lock file (offline-safe once installed)
+$(PEERS): tools/peers/package.json tools/peers/package-lock.json
+	@command -v npm >/dev/null || { (apt-get update -q && apt-get install -y -q nodejs npm) || echo "warning: node/npm not installed: test_peers skips"; }
+	@if command -v npm >/dev/null; then cd tools/peers && npm ci --no-audit --no-fund --loglevel=error \
+	  || echo "warning: npm ci failed: test_peers installs again or skips"; fi
+
 run: setup        ## the main job: client bootstraps, registers, scripted session (unix port)
 	$(PY) tools/run_demo.py
 
 test: setup       ## run all host tests (pytest; 'no tests' fails)
 	$(VENV)/bin/pytest -q -n $(JOBS) host_tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+test-stress: setup  ## pytest -n auto N=20 times in a row, stops at the first failure (N=, TESTS= to narrow)
+	@for i in $$(seq 1 $(N)); do echo "== stress run $$i/$(N)"; \
+	  $(VENV)/bin/pytest -q -n auto $(TESTS) || { echo "stress run $$i/$(N) failed"; exit 1; }; done
 
 bench: setup      ## footprint/speed figures -> build/bench.json
 	$(PY) tools/bench.py
@@ -65,3 +82,22 @@ mpy: setup        ## compile device code to .mpy under build/mpy
 
 clean:            ## remove build outputs (keeps .venv)
 	rm -rf build
+
+# -- boards (tools/deploy/): make deploy PORT=/dev/ttyUSB0 [BOARD=esp32] [CONFIG=my.json] [PARTS=dtls,formats]
+PORT ?= /dev/ttyUSB0
+BOARD ?= esp32
+CONFIG ?= boards/$(BOARD).json
+PARTS ?=
+.PHONY: deploy flash console package
+
+deploy: setup     ## compile (mpy-cross), copy (mpremote) to PORT, write CONFIG as board.json, reset
+	$(PY) tools/deploy/deploy.py --port $(PORT) --board $(BOARD) --config $(CONFIG) $(if $(PARTS),--parts $(PARTS))
+
+flash: setup      ## erase + write a stock MicroPython (OTA variant): make flash PORT= FIRMWARE=file.bin [CHIP=esp32]
+	$(PY) tools/deploy/flash.py --port $(PORT) --firmware $(FIRMWARE) --chip $(or $(CHIP),esp32)
+
+console: setup    ## the board's REPL on PORT (mpremote; Ctrl-] leaves)
+	$(VENV)/bin/mpremote connect $(PORT) repl
+
+package: setup    ## mip packages: compiled tree in build/pkg (BASE_URL= where it is served), ./package.json
+	$(PY) tools/deploy/package.py --source --out build/pkg $(if $(BASE_URL),--base-url $(BASE_URL))
