@@ -76,7 +76,7 @@ def sig(code, opt=None, val=b"", token=b""):
     m = Msg(0, code, 0, token)
     if opt:
         m.add(opt, val)
-    return frame(m)
+    return m
 
 
 def tls_ctx(sec):
@@ -197,10 +197,17 @@ class Conn:
     def ping(self):
         # a Ping (token: its number); the exchange learns of each Pong
         self.ping_n = (self.ping_n + 1) & 0xFFFF
-        self.send(sig(PING, token=self.ping_n.to_bytes(2, "big")))
+        self.send(self.frame(sig(PING, token=self.ping_n.to_bytes(2, "big"))))
+        self._wait()
+        return self.ping_n
+
+    def _wait(self):
         if self.pong_by is None:
             self.pong_by = self._now() + self.pong_ms
-        return self.ping_n
+
+    def alive(self):
+        # keep-alive and half-open probe (MQTT: PINGREQ)
+        self.ping()
 
     def release(self):
         # our side is done (after De-register): close
@@ -239,10 +246,10 @@ class Conn:
             self.close("radio off")     # queue mode, short-lived connection
             return None
         b = self.buf
-        while True:
+        while self.s:
             k = size(b, self.n)
             if k > len(b):      # more than our Max-Message-Size: abort
-                self.send(sig(ABORT))
+                self.send(self.frame(sig(ABORT)))
                 self._flush()
                 return self._lost("oversized", k)
             if k and k <= self.n and self.b.radio:
@@ -252,7 +259,7 @@ class Conn:
                 try:
                     m = parse(m)
                 except Malformed:
-                    self.send(sig(ABORT))
+                    self.send(self.frame(sig(ABORT)))
                     self._flush()
                     return self._lost("malformed")
                 self.rx_bytes += k
@@ -286,11 +293,11 @@ class Conn:
                 elif n == 4:
                     self.bwt = True
                 elif n & 1:     # an unknown critical option: Bad-CSM-Option
-                    self.send(sig(ABORT, 2, n))
+                    self.send(self.frame(sig(ABORT, 2, n)))
                     self._flush()
                     return self._lost("bad CSM option", n)
         elif c == PING:
-            self.send(sig(PONG, token=m.token))
+            self.send(self.frame(sig(PONG, token=m.token)))
         elif c == PONG:
             t = int.from_bytes(m.token, "big")
             if t == self.ping_n:
@@ -328,7 +335,7 @@ class Conn:
                 self.pong_by = None
                 self._lost("no pong")
         elif now - self.last_rx >= self.ka_ms or now - self.last_tx >= self.ka_ms and not self.empty:
-            self.ping()
+            self.alive()
         elif now - self.last_tx >= self.ka_ms:
             self.send(b"\0\0")
         self._flush()
