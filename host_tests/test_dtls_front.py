@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -91,6 +92,16 @@ def in_thread(fn):
     return th, box
 
 
+def settled(front, done, timeout=5):
+    # the front end's counters once done(stats) holds (or as they are after timeout)
+    end = time.monotonic() + timeout
+    st = front.stats
+    while not done(st) and time.monotonic() < end:
+        time.sleep(0.02)
+        st = front.stats
+    return st
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_requests_both_ways(mp, engine):
     # device -> server: Register (POST), GET (4.05 from the dev server), Send
@@ -109,7 +120,9 @@ d.close()
         th.join(10)
         reg = srv.registration(EP)
         up = f.server.ups[ID][0].getsockname()
-        st = f.stats
+        # the front end runs in its own thread: the device's close_notify may
+        # not be counted yet when the device process has exited (bounded wait)
+        st = settled(f, lambda st: st["alert_in_datagrams"] >= 1 and st["app_out_datagrams"] >= 4)
     assert r["state"] == "connected"
     assert r["register"] == "2.01 rd/" + reg.id
     assert r["get"] == "4.05" and r["send"] == "2.04"
@@ -153,7 +166,7 @@ print('send=' + code(req(2, ('dp',), (), b'[{"n":"/3/0/1","vs":"moved"}]', 110))
 """ % f.addr[1], cid=True)))
         th.join(10)
         snap, read = box["result"]
-        st = f.stats
+        st = settled(f, lambda st: st["app_in_datagrams"] - snap["app_in_datagrams"] >= 3)
         ev = list(f.server.events)
         update = srv.wait_event("update", EP, timeout=1)
     assert r["state"] == "connected" and r["scid"] == "4"
