@@ -1,0 +1,213 @@
+"""CoAP over TCP/TLS end to end: the real client (firmware/main.py) against
+the aiocoap dev server listening on coap+tcp (tools/tcpserver.py), libcoap's
+coap-server over coap+tcp and coaps+tcp (PSK), and a middlebox that silently
+stops forwarding (half-open connection): detected within the keep-alive
+bound, reconnect, Update, and no confirmable notification lost."""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from devclient import DevClient, ROOT, stamps
+from tcpserver import TcpServer, free_tcp_port
+
+TEXT, TLV = 0, 11542
+
+
+def test_full_session_over_tcp():
+    with TcpServer() as srv:
+        c = DevClient("coap+tcp://127.0.0.1:%d" % srv.tcp_port, "t1", "--lifetime", "300")
+        try:
+            reg = srv.wait_registration("t1", timeout=20)
+            assert reg.binding == "T"
+            assert srv.read("t1", "/3/0", accept=TLV, timeout=20).ok
+            r = srv.read("t1", "/3/0/0", accept=TEXT, timeout=20)
+            assert r.payload == b"lwm2m-mpy"
+            assert srv.write("t1", "/1/0/26", b"1", TEXT, timeout=20).ok     # CON notifications
+            assert srv.write_attributes("t1", "/1/0/3", "pmin=0", timeout=20).ok
+            obs = srv.observe("t1", "/1/0/3", accept=TEXT, timeout=20)
+            for v in (b"7", b"9"):
+                assert srv.write("t1", "/1/0/3", v, TEXT, timeout=20).ok
+            ns = obs.wait(2, timeout=20)
+            assert [n.payload for n in ns[:2]] == [b"7", b"9"]
+            n = len(srv.events)
+            assert srv.execute("t1", "/1/0/8", timeout=20).ok
+            srv.wait_event("update", "t1", after=n, timeout=20)
+            n = len(srv.events)
+            c.interrupt(20)
+            srv.wait_event("deregister", "t1", after=n, timeout=20)
+            assert "tcp closed released" in c.output()  # closed after De-register's response
+        finally:
+            c.kill()
+
+
+MP_GET = r"""
+import sys
+from boards.unix import Board
+from client import tcp
+from client.rexchange import RExchange
+from client.coap import Msg
+class H:
+    def request(self, m): return None
+    def crash(self, e): print("crash", e)
+    def settled(self): return False
+    def registered(self): return False
+b = Board()
+sec = SEC
+c = tcp.Conn(b, "127.0.0.1", PORT, tcp.tls_ctx(sec) if sec else None, print)
+ex = RExchange(c, b.clock, b.random, H())
+res = []
+ex.send(Msg(0, 1, 0, b"\x01\x02"), res.append)
+end = b.clock.ms() + 10000
+while not res and b.clock.ms() < end:
+    ex.pump()
+    ex.step()
+    b.wait(20)
+r = res and res[0]
+print("RESULT", r and r.code, r and bytes(r.payload)[:28], c.mms, c.bwt, c.error)
+"""
+
+
+@pytest.mark.skipif(not shutil.which("coap-server-openssl"), reason="libcoap3-bin (coap-server-openssl) not installed")
+@pytest.mark.parametrize("secure", [False, True], ids=["coap+tcp", "coaps+tcp-psk"])
+def test_libcoap_server(mp, secure):
+    port = free_tcp_port()
+    while True:
+        port = free_tcp_port()
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", port + 1))
+            break
+        except OSError:
+            pass
+        finally:
+            s.close()
+    p = subprocess.Popen(["coap-server-openssl", "-A", "127.0.0.1", "-p", str(port), "-k", "h7secret"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        sec = "{2: 0, 3: b'dev', 5: b'h7secret'}" if secure else "None"
+        out = mp(MP_GET.replace("SEC", sec).replace("PORT", str(port + 1 if secure else port)))
+    finally:
+        p.kill()
+        p.wait()
+    line = [l for l in out.splitlines() if l.startswith("RESULT")][0]
+    # 2.05 with libcoap's index text; its CSM said block-wise transfer
+    assert line.startswith("RESULT 69 b'This is a test server made w'"), out
+    assert line.endswith("True None"), line
+
+
+class Middlebox:
+    """A TCP relay; freeze() makes it silently stop forwarding on the
+    connections it has (no FIN, no RST); new connections go through."""
+
+    def __init__(self, upstream):
+        self.up = upstream
+        self.ls = socket.socket()
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(4)
+        self.port = self.ls.getsockname()[1]
+        self.conns = []         # [frozen flag]
+        self.upframes = []      # (connection no, frame) delivered to the server
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                a, _ = self.ls.accept()
+            except OSError:
+                return
+            b = socket.create_connection(self.up)
+            st = [False]
+            k = len(self.conns)
+            self.conns.append(st)
+            threading.Thread(target=self._pipe, args=(a, b, st, k, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(b, a, st, k, False), daemon=True).start()
+
+    def _pipe(self, src, dst, st, k, up):
+        buf = b""
+        from aiocoap.transports.tcp import _extract_message_size
+        while True:
+            try:
+                d = src.recv(65536)
+            except OSError:
+                return
+            if not d:
+                return
+            if st[0]:
+                continue    # frozen: swallowed
+            if up:
+                buf += d
+                while True:
+                    n = _extract_message_size(buf)
+                    if not n or sum(n) > len(buf):
+                        break
+                    self.upframes.append((k, buf[:sum(n)]))
+                    buf = buf[sum(n):]
+            try:
+                dst.sendall(d)
+            except OSError:
+                return
+
+    def freeze(self):
+        for st in self.conns:
+            st[0] = True
+
+    def close(self):
+        self.ls.close()
+
+
+def _notes(frames):
+    # Observe numbers of the 2.05 notifications in frames (RFC 8323 frames)
+    from aiocoap.transports.tcp import _decode_message
+    out = []
+    for k, f in frames:
+        m = _decode_message(f)
+        if m.code == 0x45 and m.opt.observe is not None:
+            out.append((k, m.opt.observe, m.payload))
+    return out
+
+
+def test_half_open_detected_reconnect_nothing_lost():
+    ka, pong = 20, 5
+    with TcpServer() as srv:
+        box = Middlebox(("127.0.0.1", srv.tcp_port))
+        c = DevClient("coap+tcp://127.0.0.1:%d" % box.port, "h1", "--lifetime", "3000", "--tcp", "%d,%d" % (ka, pong))
+        try:
+            srv.wait_registration("h1", timeout=20)
+            assert srv.write("h1", "/1/0/26", b"1", TEXT, timeout=20).ok     # CON notifications
+            assert srv.write_attributes("h1", "/1/0/3", "pmin=0&pmax=15", timeout=20).ok
+            obs = srv.observe("h1", "/1/0/3", accept=TEXT, timeout=20)
+            obs.wait(1, timeout=30)
+            box.freeze()
+            n = len(srv.events)
+            # the client notices (Pong missing), connects again, Updates
+            srv.wait_event("update", "h1", after=n, timeout=60)
+            c.wait_line("no pong", timeout=5)
+            deadline = time.monotonic() + 30
+            while len(_notes([f for f in box.upframes if f[0] >= 1])) < 2 and time.monotonic() < deadline:
+                time.sleep(0.2)
+        finally:
+            c.kill()
+            box.close()
+    out = c.output()
+    # detection bound: the last notification (its Ping unanswered) or the
+    # idle keep-alive Ping, then Pong wait: within ka + pong of the freeze
+    t_lost = stamps(c, "no pong")[0]
+    t_notes = [t for t in stamps(c, "notify")]
+    t_before = max([t for t in t_notes if t < t_lost])
+    assert t_lost - t_before <= ka + pong + 1, out[-3000:]
+    # reconnected within the first back-off step, then the Update went first
+    assert any("tcp connect" in l for l in out.splitlines()[-40:])
+    # every Observe number the client made arrived at the server, in order
+    made = [int(m.group(1)) for m in re.finditer(r"notify /1/0/3 (\d+)", out)]
+    got = [o for k, o, p in _notes(box.upframes)]
+    assert made and set(made) <= set(got), (made, got)
+    after = [o for k, o, p in _notes(box.upframes) if k >= 1]
+    assert after == sorted(after)
