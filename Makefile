@@ -93,27 +93,8 @@ PARTS ?=
 deploy: setup     ## compile (mpy-cross), copy (mpremote) to PORT, write CONFIG as board.json, reset
 	$(PY) tools/deploy/deploy.py --port $(PORT) --board $(BOARD) --config $(CONFIG) $(if $(PARTS),--parts $(PARTS))
 
-flash: setup      ## erase + write a stock MicroPython (OTA variant): make flash PORT= FIRMWARE=file.bin [CHIP=esp32]
-	$(PY) tools/deploy/flash.py --port $(PORT) --firmware $(FIRMWARE) --chip $(or $(CHIP),esp32)
-
-console: setup    ## the board's REPL on PORT (mpremote; Ctrl-] leaves)
-	$(VENV)/bin/mpremote connect $(PORT) repl
-
-package: setup    ## mip packages: compiled tree in build/pkg (BASE_URL= where it is served), ./package.json
-	$(PY) tools/deploy/package.py --source --out build/pkg $(if $(BASE_URL),--base-url $(BASE_URL))
-
-# -- boards (tools/deploy/): make deploy PORT=/dev/ttyUSB0 [BOARD=esp32] [CONFIG=my.json] [PARTS=dtls,formats]
-PORT ?= /dev/ttyUSB0
-BOARD ?= esp32
-CONFIG ?= boards/$(BOARD).json
-PARTS ?=
-.PHONY: deploy flash console package
-
-deploy: setup     ## compile (mpy-cross), copy (mpremote) to PORT, write CONFIG as board.json, reset
-	$(PY) tools/deploy/deploy.py --port $(PORT) --board $(BOARD) --config $(CONFIG) $(if $(PARTS),--parts $(PARTS))
-
-flash: setup      ## erase + write a stock MicroPython (OTA variant): make flash PORT= FIRMWARE=file.bin [CHIP=esp32]
-	$(PY) tools/deploy/flash.py --port $(PORT) --firmware $(FIRMWARE) --chip $(or $(CHIP),esp32)
+flash: setup      ## erase + write a stock MicroPython (OTA variant): make flash PORT= [FIRMWARE=file.bin] [CHIP=esp32]
+	$(PY) tools/deploy/flash.py --port $(PORT) $(if $(FIRMWARE),--firmware $(FIRMWARE)) --chip $(or $(CHIP),esp32)
 
 console: setup    ## the board's REPL on PORT (mpremote; Ctrl-] leaves)
 	$(VENV)/bin/mpremote connect $(PORT) repl

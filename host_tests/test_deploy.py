@@ -140,6 +140,12 @@ def test_flash_commands():
                          check=True).stdout.splitlines()
     assert out == ["+ --chip esp32 --port /dev/ttyUSB0 --baud 460800 erase-flash",
                    "+ --chip esp32 --port /dev/ttyUSB0 --baud 460800 write-flash -z 0x1000 ESP32_GENERIC-OTA.bin"]
+    # no FIRMWARE: the stock OTA build is downloaded first
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "deploy", "flash.py"), "--port", "/dev/ttyUSB0",
+                          "--dry-run"], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0] == "+ download https://micropython.org/resources/firmware/ESP32_GENERIC-OTA-20241129-v1.24.1.bin"
+    assert out[2].endswith("write-flash -z 0x1000 " + os.path.join(ROOT, "build", "firmware",
+                                                                   "ESP32_GENERIC-OTA-20241129-v1.24.1.bin"))
     # the pinned esptool knows these commands
     for c in ("erase-flash", "write-flash"):
         p = subprocess.run([os.path.join(ROOT, ".venv", "bin", "esptool"), c, "--help"], capture_output=True, text=True)

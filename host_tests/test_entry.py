@@ -19,9 +19,12 @@ def _clean_env():
 
 def test_readme_command_from_repo_root():
     with Server(port=0) as srv:
-        # as in README.md "Running the client"
-        cmd = (".venv/bin/micropython firmware/main.py --server coap://127.0.0.1:%d "
-               "--endpoint readme-ep --lifetime 60" % srv.port)
+        # the first line of README.md's "Running the client" command, as written
+        readme = open(os.path.join(ROOT, "README.md")).read()
+        block = readme.split("## Running the client", 1)[1].split("```sh\n", 1)[1]
+        line = block.split("\n", 1)[0].rstrip(" \\")
+        assert line.startswith(".venv/bin/micropython firmware/main.py --server coap://HOST:PORT"), line
+        cmd = line.replace("HOST:PORT", "127.0.0.1:%d" % srv.port).replace("NAME", "readme-ep")
         p = subprocess.Popen(cmd.split(), cwd=ROOT, env=_clean_env(), stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
         try:
