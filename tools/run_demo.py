@@ -5,9 +5,11 @@ the dev LwM2M server over DTLS and goes through a scripted session, all on
 loopback with the client on the MicroPython unix port. Both servers sit behind
 tools/dtls_front.py (python-mbedtls terminates DTLS). Exits by itself.
 `--plain` does the same without DTLS."""
+import contextlib
 import os
 import sys
 import tempfile
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import provision  # noqa: E402
@@ -16,6 +18,33 @@ from devclient import DevClient  # noqa: E402
 from devserver.dtls_front import DtlsFront  # noqa: E402
 from devserver.server import Server  # noqa: E402
 from session import run_session  # noqa: E402
+
+
+_lock = threading.Lock()
+
+
+def say(text, prefix="[demo] "):
+    """Whole lines, each with its process's prefix, never mixed with another
+    thread's (the servers log from their own threads, the client from its reader)."""
+    lines = "".join("%s%s\n" % ("" if l.startswith("[") else prefix, l) for l in str(text).split("\n"))
+    with _lock:
+        sys.__stdout__.write(lines)
+        sys.__stdout__.flush()
+
+
+class _Prefixed:
+    # a file for print(): whole lines through say() with a prefix
+    def __init__(self, prefix):
+        self.prefix, self.buf = prefix, ""
+
+    def write(self, s):
+        self.buf += s
+        while "\n" in self.buf:
+            line, self.buf = self.buf.split("\n", 1)
+            say(line, self.prefix)
+
+    def flush(self):
+        pass
 
 
 class _Plain:
@@ -36,7 +65,7 @@ def main(argv=sys.argv[1:]):
     state = tempfile.mkdtemp(prefix="lwm2m-demo-")
     bs_id, bs_key = "demo-bs", os.urandom(16)       # factory credentials
     dm_id, dm_key = "demo", os.urandom(16)          # given by the bootstrap server
-    with Server(port=0, log=print) as srv, \
+    with Server(port=0, log=say) as srv, \
             front(("127.0.0.1", srv.port), {dm_id: dm_key}) as dmf:
         dm_uri = "%s://127.0.0.1:%d" % (scheme, dmf.addr[1])
         sec = {"uri": dm_uri, "ssid": 1}
@@ -44,25 +73,26 @@ def main(argv=sys.argv[1:]):
             sec.update(mode="psk", identity=dm_id, key=dm_key.hex())
         cfg = {"demo": {"security": [sec],
                         "server": [{"ssid": 1, "lifetime": 300, "binding": "U"}]}}
-        with BootstrapServer(port=0, configs=cfg, log=print) as bs, \
+        with BootstrapServer(port=0, configs=cfg, log=say) as bs, \
                 front(("127.0.0.1", bs.port), {bs_id: bs_key}) as bsf:
             bs_uri = "%s://127.0.0.1:%d" % (scheme, bsf.addr[1])
-            print("== factory configuration: only a Bootstrap-Server account (%s%s)"
+            say("factory configuration: only a Bootstrap-Server account (%s%s)"
                   % (bs_uri, ", PSK identity %s" % bs_id if secure else ""))
-            provision.main(["--bootstrap", bs_uri, "--state", state]
-                           + (["--identity", bs_id, "--key", bs_key.hex()] if secure else []))
-            print("== starting: micropython firmware/main.py --endpoint demo --state %s" % state)
-            c = DevClient(None, "demo", "--lifetime", "300", clock="real", echo=print, state=state)
+            with contextlib.redirect_stdout(_Prefixed("[provision] ")):
+                provision.main(["--bootstrap", bs_uri, "--state", state]
+                               + (["--identity", bs_id, "--key", bs_key.hex()] if secure else []))
+            say("starting: micropython firmware/main.py --endpoint demo --state %s" % state)
+            c = DevClient(None, "demo", "--lifetime", "300", clock="real", echo=say, state=state)
             try:
                 res = bs.wait_finished("demo", timeout=20)
-                print("== bootstrap finished: %s" % res["code"])
-                out = run_session(srv, c, "demo")
+                say("bootstrap finished: %s" % res["code"])
+                out = run_session(srv, c, "demo", say=say)
             finally:
                 c.kill()
             if secure:
-                print("== DTLS: bootstrap handshake %d B, DM handshake %d B (both ways)"
+                say("DTLS: bootstrap handshake %d B, DM handshake %d B (both ways)"
                       % (bsf.stats["handshake_bytes"], dmf.stats["handshake_bytes"]))
-        print("== done: %d bytes up, %d bytes down in the DM session (CoAP)"
+        say("done: %d bytes up, %d bytes down in the DM session (CoAP)"
               % (out["session_bytes_up"], out["session_bytes_down"]))
 
 

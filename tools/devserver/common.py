@@ -78,6 +78,7 @@ class Response:
 
     def __init__(self, msg):
         self.raw = msg
+        self.path = None    # the request's path, set by the server (types of TLV values)
         self.code = code_str(msg.code)
         self.payload = bytes(msg.payload)
         cf = msg.opt.content_format
@@ -109,8 +110,8 @@ class Response:
     def text(self):
         return self.payload.decode("utf-8", "replace")
 
-    def pretty(self):
-        return lwm2m_formats.pretty(self.payload, self.content_format)
+    def pretty(self, path=None):
+        return lwm2m_formats.pretty(self.payload, self.content_format, path or self.path)
 
     def __repr__(self):
         return "<Response %s ct=%s %d bytes%s>" % (

@@ -484,7 +484,8 @@ def _guess(b):
     return "0x" + b.hex()
 
 
-def _pretty_tlv(items, indent):
+def _pretty_tlv(items, indent, oid=None, rid=None):
+    from .model import render, rtype
     lines = []
     pad = "  " * indent
     names = {"instance": "inst", "multiple": "res", "resource": "res", "resinst": "[%d]"}
@@ -493,11 +494,14 @@ def _pretty_tlv(items, indent):
             label = "[%d]" % it["id"]
         else:
             label = "%s %d" % (names[it["type"]], it["id"])
+        r = rid if it["type"] == "resinst" else it["id"] if it["type"] != "instance" else None
         if it["type"] in _CONTAINERS:
             lines.append("%s%s:" % (pad, label))
-            lines.extend(_pretty_tlv(it["value"], indent + 1))
+            lines.extend(_pretty_tlv(it["value"], indent + 1, oid, r))
         else:
-            lines.append("%s%s = %s" % (pad, label, _guess(it["value"])))
+            t = rtype(oid, r)
+            v = render(t, it["value"]) if t else None
+            lines.append("%s%s = %s" % (pad, label, v if v is not None else _guess(it["value"])))
     return lines
 
 
@@ -505,16 +509,20 @@ def _pretty_json(obj):
     return json.dumps(obj, indent=None, default=lambda o: "0x" + o.hex() if isinstance(o, bytes) else repr(o))
 
 
-def pretty(payload, content_format=None):
+def pretty(payload, content_format=None, path=None):
     """Render any payload readable for logs (one or more lines, no trailing
-    newline). Never raises: undecodable payloads are shown as hex."""
+    newline). Never raises: undecodable payloads are shown as hex. With the
+    request's path ("/3/0" or its parts), TLV values show as their type."""
     payload = bytes(payload or b"")
     if not payload:
         return "(empty)"
     try:
         ct = content_format
         if ct == 11542:
-            return "\n".join(_pretty_tlv(tlv_decode(payload), 0))
+            parts = [p for p in (path.strip("/").split("/") if isinstance(path, str) else path or ()) if p != ""]
+            oid = parts[0] if parts else None
+            rid = parts[2] if len(parts) > 2 else None
+            return "\n".join(_pretty_tlv(tlv_decode(payload), 0, oid, rid))
         if ct in (110, 112):
             recs = senml_resolve(senml_decode(payload, ct))
             lines = []

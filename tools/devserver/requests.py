@@ -189,6 +189,7 @@ class RequestsMixin:
         req = self._ctx.request(msg, handle_blockwise=observe is None)
         resp = await self._await_response(req.response, ep, desc)
         r = Response(resp)
+        r.path = path
         self._log_response(ep, msg, r)
         return r
 
@@ -216,14 +217,14 @@ class RequestsMixin:
                             _path_str(msg.opt.uri_path), "ep=%s" % ep] + extra))
         if msg.payload:
             cf = msg.opt.content_format
-            self._log_payload(msg.payload, None if cf is None else int(cf))
+            self._log_payload(msg.payload, None if cf is None else int(cf), msg.opt.uri_path)
 
     def _log_response(self, ep, msg, r):
         self._log("<- %s %s ep=%s%s%s" % (
             r.code, _path_str(msg.opt.uri_path), ep,
             "" if r.content_format is None else " ct=%d" % r.content_format,
             " (%d bytes)" % len(r.payload) if r.payload else ""))
-        self._log_payload(r.payload, r.content_format)
+        self._log_payload(r.payload, r.content_format, msg.opt.uri_path)
 
     # DM / information reporting conveniences ---------------------------
 
@@ -326,7 +327,7 @@ class RequestsMixin:
                 self._log("notify ep=%s %s #%d %s%s" % (
                     obs.ep, obs.path, n, r.code,
                     "" if r.content_format is None else " ct=%d" % r.content_format))
-                self._log_payload(r.payload, r.content_format)
+                self._log_payload(r.payload, r.content_format, obs.path)
         finally:
             with self._cond:
                 obs.active = False

@@ -174,9 +174,9 @@ class Server(RegistryMixin, RequestsMixin):
                 except Exception:  # noqa: BLE001
                     pass
 
-    def _log_payload(self, payload, ct):
+    def _log_payload(self, payload, ct, path=None):
         if payload and (self.log is not None or log.isEnabledFor(logging.INFO)):
-            for line in lwm2m_formats.pretty(payload, ct).split("\n"):
+            for line in lwm2m_formats.pretty(payload, ct, path).split("\n"):
                 self._log("    " + line)
 
     def _event(self, kind, ep, **fields):
