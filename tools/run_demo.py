@@ -76,23 +76,23 @@ def main(argv=sys.argv[1:]):
         with BootstrapServer(port=0, configs=cfg, log=say) as bs, \
                 front(("127.0.0.1", bs.port), {bs_id: bs_key}) as bsf:
             bs_uri = "%s://127.0.0.1:%d" % (scheme, bsf.addr[1])
-            say("factory configuration: only a Bootstrap-Server account (%s%s)"
+            say("== factory configuration: only a Bootstrap-Server account (%s%s)"
                   % (bs_uri, ", PSK identity %s" % bs_id if secure else ""))
             with contextlib.redirect_stdout(_Prefixed("[provision] ")):
                 provision.main(["--bootstrap", bs_uri, "--state", state]
                                + (["--identity", bs_id, "--key", bs_key.hex()] if secure else []))
-            say("starting: micropython firmware/main.py --endpoint demo --state %s" % state)
+            say("== starting: micropython firmware/main.py --endpoint demo --state %s" % state)
             c = DevClient(None, "demo", "--lifetime", "300", clock="real", echo=say, state=state)
             try:
                 res = bs.wait_finished("demo", timeout=20)
-                say("bootstrap finished: %s" % res["code"])
+                say("== bootstrap finished: %s" % res["code"])
                 out = run_session(srv, c, "demo", say=say)
             finally:
                 c.kill()
             if secure:
-                say("DTLS: bootstrap handshake %d B, DM handshake %d B (both ways)"
+                say("== DTLS: bootstrap handshake %d B, DM handshake %d B (both ways)"
                       % (bsf.stats["handshake_bytes"], dmf.stats["handshake_bytes"]))
-        say("done: %d bytes up, %d bytes down in the DM session (CoAP)"
+        say("== done: %d bytes up, %d bytes down in the DM session (CoAP)"
               % (out["session_bytes_up"], out["session_bytes_down"]))
 
 
