@@ -141,11 +141,21 @@ def main(argv=None):
     if a.device:
         push(a.device, data, a.remote_dir, a.reset)
         print("copied to %s:%s/%s" % (a.device, a.remote_dir, FACTORY))
-    # what was written, secrets left out
-    shown = {o: {i: {r: ("<secret>" if (o, r) == (0, 5) else v.hex() if isinstance(v, bytes) else v)
-                     for r, v in rs.items()} for i, rs in insts.items()} for o, insts in res.items()}
-    print(json.dumps(shown, indent=1, sort_keys=True, default=str))
+    print(json.dumps(shown(res), indent=1, sort_keys=True, default=str))
     return 0
+
+
+def shown(res):
+    """What was written, for the log: secrets left out; a NoSec account
+    (Security mode 3) has no credentials, so none are shown, not even a placeholder."""
+    out = {}
+    for o, insts in res.items():
+        out[o] = {}
+        for i, rs in insts.items():
+            nosec = o == 0 and rs.get(2, 3) == 3
+            out[o][i] = {r: ("<secret>" if (o, r) == (0, 5) else v.hex() if isinstance(v, bytes) else v)
+                         for r, v in rs.items() if not (nosec and o == 0 and r in (3, 4, 5))}
+    return out
 
 
 if __name__ == "__main__":

@@ -53,12 +53,28 @@ def tlv_of(res):
     return out
 
 
+def check_configs(configs):
+    """configs must be {endpoint or "*": config}: a ValueError with a clear
+    message for one client's configuration given without that wrapper."""
+    if not isinstance(configs, dict):
+        raise ValueError('configurations must be a JSON object {"endpoint name" or "*": config}')
+    bare = sorted(k for k in configs if k in ("security", "server", "acl", "write", "delete"))
+    if bare:
+        raise ValueError('this is one client\'s configuration (it has "%s" at the top): put it under '
+                         'its endpoint name, {"my-endpoint": {...}}, or under "*" for any endpoint'
+                         % '", "'.join(bare))
+    for ep, cfg in configs.items():
+        if not isinstance(cfg, dict):
+            raise ValueError('the configuration of endpoint "%s" is not an object' % ep)
+    return configs
+
+
 class BootstrapServer(Server):
     """See the module docstring. configs may be changed between bootstraps."""
 
     def __init__(self, host="127.0.0.1", port=0, configs=None, log=None, name="bootstrap"):
         super().__init__(host, port, log=log, name=name)
-        self.configs = dict(configs or {})
+        self.configs = dict(check_configs(configs or {}))
 
     # -- the Bootstrap-Request ---------------------------------------------
     async def _handle(self, request):
@@ -171,8 +187,11 @@ def main(argv=None):
     dtls_options(ap)
     args = ap.parse_args(argv)
     import json
-    with open(args.config) as f:
-        configs = json.load(f)
+    try:
+        with open(args.config) as f:
+            configs = check_configs(json.load(f))
+    except (OSError, ValueError) as e:
+        ap.exit(2, "bootstrap_server.py: %s: %s\n" % (args.config, e))
     srv = BootstrapServer(args.host, args.port, configs, log=lambda s: print(s, flush=True))
     return serve(srv, args)
 
