@@ -50,6 +50,14 @@ class Mqtt(tcp.Conn):
             self.tx = pkt(0x10, b"\0\4MQTT\4\2" + (self.ka_ms // 1000).to_bytes(2, "big") + _s(self.ep.encode())) + \
                 pkt(0x82, b"\0\1" + _s(self.s2d) + b"\0")
 
+    def _up(self):
+        # connected: a CoAP Ping through the broker and the bridge proves the
+        # whole path (QoS 0 drops what a not yet subscribed peer misses); no
+        # Pong within pong_ms: connect again, re-sending what is in flight
+        tcp.Conn._up(self)
+        if self.st == 2:
+            self.ping()
+
     def frame(self, m):
         return pkt(0x30, _s(self.d2s) + tcp.frame(m))
 

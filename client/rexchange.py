@@ -169,7 +169,7 @@ class RExchange:
         self.tr.step()
         now = self.clock.ms()
         for w in list(self.wait):
-            if now >= w[2]:
+            if now >= w[2] and not w[5]:    # (one waiting for the connection: no timeout)
                 self.wait.remove(w)
                 if w[1]:
                     w[1](None)
@@ -183,7 +183,7 @@ class RExchange:
         d = self.tr.deadline()
         if self.wait or self.out:
             d = self.clock.ms() + 1000 if d is None else min(d, self.clock.ms() + 1000)
-        for x in [w[2] for w in self.wait] + ([self.out[3]] if self.out else []):
+        for x in [w[2] for w in self.wait if not w[5]] + ([self.out[3]] if self.out else []):
             if d is None or x < d:
                 d = x
         return d
