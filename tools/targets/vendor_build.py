@@ -134,22 +134,31 @@ def mpy_cross():
         return exe
 
 
-def unix32():
-    """Path of the 32-bit unix port (cryptolib through cmods/aes)."""
+def unix32(frozen=False):
+    """Path of the 32-bit unix port (cryptolib through cmods/aes); frozen: with
+    the device code (and boards/unix.py) frozen in, as a custom firmware
+    would have it (FROZEN_MANIFEST), instead of loading .mpy files into RAM."""
     cm = glob.glob(os.path.join(CMODS, "**", "*.*"), recursive=True)
-    key = _hash(tar_key(), UNIX32_FLAGS, _file_hash(cm))
-    exe = os.path.join(BIN, "micropython32-" + key)
+    flags = UNIX32_FLAGS
+    if frozen:
+        flags = [f for f in flags if not f.startswith("FROZEN_MANIFEST")] + [
+            "FROZEN_MANIFEST=" + MANIFEST, "MPY_LIB_DIR=" + os.path.join(os.path.dirname(tree()), "mpylib")]
+        cm += frozen_files() + [MANIFEST, os.path.join(SRC, "boards", "unix.py")]
+    key = _hash(tar_key(), flags, _file_hash(cm))
+    exe = os.path.join(BIN, "micropython32-" + ("frozen-" if frozen else "") + key)
     if os.path.exists(exe):
         return exe
     mpy_cross()
     with _Lock():
         if not os.path.exists(exe):
             top = tree()
-            _make(["-C", os.path.join(top, "ports", "unix"), "BUILD=build-32-" + key,
-                   "USER_C_MODULES=" + CMODS] + UNIX32_FLAGS,
+            bdir = "build-32%s" % ("f" if frozen else "")
+            os.environ.update(H3_HARNESS="0", H3_SRC=SRC, H3_BOARDS="unix" if frozen else "")
+            _make(["-C", os.path.join(top, "ports", "unix"), "BUILD=" + bdir,
+                   "USER_C_MODULES=" + CMODS] + flags,
                   os.path.join(OUT, "unix32.log"))
             os.makedirs(BIN, exist_ok=True)
-            shutil.copy(os.path.join(top, "ports", "unix", "build-32-" + key, "micropython"), exe + ".tmp")
+            shutil.copy(os.path.join(top, "ports", "unix", bdir, "micropython"), exe + ".tmp")
             os.rename(exe + ".tmp", exe)
     return exe
 
@@ -179,7 +188,7 @@ def qemu(heap=QEMU_HEAP, harness=True):
             # only the heap's size changes between builds: recompile main.c
             for o in glob.glob(os.path.join(build, "main.*")):
                 os.unlink(o)
-            os.environ["H3_HARNESS"] = "1" if harness else "0"
+            os.environ.update(H3_HARNESS="1" if harness else "0", H3_BOARDS="")
             os.environ["H3_SRC"] = SRC
             _make(["-C", port, "BOARD=MPS2_AN385", "BUILD=build-h3",
                    "FROZEN_MANIFEST=" + MANIFEST,
