@@ -278,7 +278,8 @@ class Modem:
     def _line(self, ln):
         if self.cmt:            # 27.005 +CMT (PDU mode): the PDU line follows
             self.cmt = False
-            self.pdus.append(ln)
+            if len(self.pdus) < 8:      # bounded: nobody may be reading them
+                self.pdus.append(ln)
             if self.on_urc:
                 self.on_urc("cmt", ln)
             return

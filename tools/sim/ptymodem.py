@@ -98,6 +98,7 @@ class PtyModem:
         self.path = os.ttyname(self.slave)
         self.net = HostNet()
         self.sim = simat.SimAt(Clock(), vendor, net=self.net, **kw)
+        self.hooks = []                 # called each round with the lock held (an SMS gateway's poll)
         self.lock = threading.Lock()    # held around every use of self.sim
         self.stop = False
         self.t = threading.Thread(target=self._run, daemon=True)
@@ -116,6 +117,8 @@ class PtyModem:
             with self.lock:
                 if d:
                     self.sim.write(d)
+                for h in self.hooks:
+                    h()
                 out = self.sim.read()
             if out:
                 os.write(self.master, out)

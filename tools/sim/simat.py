@@ -36,7 +36,7 @@ class SimAt(SimModem):
         self.mr = 0
         self.on_mo = None
         self.mo = []            # every MO PDU (bytes)
-        self.log = []           # AT commands seen (for tests)
+        self.log = []           # AT commands seen (for tests; None: not kept)
         self.off = False        # powered down
 
     def _urc(self, line, on=1):
@@ -59,7 +59,8 @@ class SimAt(SimModem):
             self.inp = b""
             b = b[i + 1:]
             if ln:
-                self.log.append(ln)
+                if self.log is not None:
+                    self.log.append(ln)
                 r = self._at(ln)
                 if r:
                     self._urc(r)
@@ -112,9 +113,15 @@ class SimAt(SimModem):
         self.pump()
         return super().read(n)
 
+    def any(self):
+        self.advance()
+        self.pump()
+        return super().any()
+
     def due(self):
-        # when a paged downlink is delivered (the board waits no longer)
+        # when a paged downlink or an SMS is delivered (the board waits no longer)
         d = [s[0].due() for s in self.socks.values() if s[0] and s[0].due() is not None]
+        d += [self.mt[0][0]] if self.mt else []
         return min(d) if d else None
 
     # ---- sockets
@@ -164,7 +171,7 @@ class SimAt(SimModem):
             return None         # powered down: no answer
         a, _, p = c.partition("=")
         f = [_f(x) for x in p.split(",")] if p else []
-        for h in (self._sock, self._sms, self._power):
+        for h in (self._sock, self._smscmd, self._power):
             r = h(a, f)
             if r is not None:
                 return r        # "": handled, no result code yet (a prompt)
@@ -257,7 +264,7 @@ class SimAt(SimModem):
         return None
 
     # ---- SMS (27.005, PDU mode)
-    def _sms(self, a, f):
+    def _smscmd(self, a, f):
         if a == "AT+CMGF":
             return "OK" if f[0] == "0" else "ERROR"    # PDU mode only
         if a == "AT+CNMI":
@@ -272,7 +279,7 @@ class SimAt(SimModem):
             d = self.box.get(int(f[0]))
             if d is None:
                 return "+CMS ERROR: 321"
-            self._urc("+CMGR: 0,,%d" % (len(d) - 1 - d[0]))
+            self._urc("+CMGR: 0,,%d" % (len(d) - 1 - d[0] if d else 0))
             self._urc(hexlify(d).decode().upper())
             return "OK"
         if a == "AT+CMGD":
@@ -286,7 +293,7 @@ class SimAt(SimModem):
         if isinstance(n, int):
             n = b"\x00" * n
         if self.cnmi >= 2:
-            self._urc("+CMT: ,%d" % (len(n) - 1 - n[0]))
+            self._urc("+CMT: ,%d" % (len(n) - 1 - n[0] if n else 0))
             self._urc(hexlify(n).decode().upper())
         else:
             self.box[self.sms_n] = n

@@ -1,0 +1,90 @@
+# The registration update trigger by SMS (transport spec §6.6, binding UQS)
+# on the MicroPython unix port, virtual clock, all in one process: the real
+# client on the cellular board (boards/cellular.py) over the simulated modem
+# (simat.SimAt: its AT sockets reach an in-process server peer over loopback
+# UDP; SMS through the gateway stand-in smsgw.Gateway). The client registers
+# over UDP, its awake window ends (radio off: asleep); later the server sends
+# an Execute on /1/0/8 by SMS; the modem (reachable by paging while its
+# active timer runs) delivers it (+CMT), the board wakes the client, it
+# answers 2.04 by SMS and sends an Update over UDP.
+#   micropython smswake.py VENDOR STATE_DIR [SENDER]
+# prints one JSON line: delivery and Update times (client ms), the log.
+import sys
+import json
+import socket
+from boards.virtual import VirtualBoard
+from boards.cellular import CellularBoard
+from simat import SimAt
+from smsgw import Gateway
+from firmware.main import build, options
+from client import coap
+from client.codes import ACK, CON, CREATED, CHANGED, DELETED, POST, URI_PATH, LOCATION_PATH
+
+SERVER = "+4917000000001"
+vendor, state = sys.argv[1], sys.argv[2]
+sender = sys.argv[3] if len(sys.argv) > 3 else SERVER
+
+peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+port = 0
+for p in range(47000 + int.from_bytes(__import__("os").urandom(1), "big") * 20, 60000):
+    try:
+        peer.bind(socket.getaddrinfo("127.0.0.1", p)[0][-1])
+        port = p
+        break
+    except OSError:
+        pass
+peer.setblocking(False)
+
+base = VirtualBoard(state, 2)
+sim = SimAt(base.clock, vendor, net=base, setup=1000)
+b = CellularBoard(base, sim, vendor)
+b.msisdn = "+4915100000001"
+LOG = []
+c = build(b, options(["--server", "coap://127.0.0.1:%d" % port, "--endpoint", "smswake", "--lifetime", "86400",
+                      "--binding", "UQ", "--awake", "10"]), lambda *a: LOG.append([base.clock.ms()] + [str(x) for x in a]))
+c.objs[1].inst[0][7] = "UQS"        # /1/0/7: UDP, queue mode, and SMS
+c.objs[0].inst[0][9] = SERVER       # /0/0/9: the server's MSISDN
+b.setup(c, awake_s=120)             # T3324 120 s: reachable by paging for 2 min after release
+gw = Gateway(sim, base, "127.0.0.1", port, SERVER)
+ups = []        # (client ms, code) of the Register/Update answers the peer sent
+queries = []
+
+
+def pump():
+    while True:
+        try:
+            d, a = peer.recvfrom(2048)
+        except OSError:
+            return
+        m = coap.parse(d)
+        if m.code and m.code < 32:
+            path = m.strs(URI_PATH)
+            code = CREATED if path == ["rd"] else CHANGED if m.code == POST else DELETED
+            r = coap.Msg(ACK, code, m.mid, m.token)
+            if path == ["rd"]:
+                r.add(LOCATION_PATH, "rd").add(LOCATION_PATH, "x")
+                queries.append(m.strs(15))
+            ups.append((base.clock.ms(), code))
+            peer.sendto(coap.build(r), a)
+
+
+def run(ms):
+    end = base.clock.ms() + ms
+    while base.clock.ms() < end:
+        c.step()
+        pump()
+        gw.poll()
+        c.idle(end)
+
+
+run(60000)
+asleep = [c.sleeps, b.radio, sim.state]
+n0 = len(ups)
+req = coap.Msg(CON, POST, 0x5151, b"tr").add(URI_PATH, "1").add(URI_PATH, "0").add(URI_PATH, "8")
+t_sms = base.clock.ms()
+gw.inject(coap.build(req), sender)
+run(20000)
+cmt = [t for t, *a in LOG if a[0] == "wake"]
+print(json.dumps({"asleep": asleep, "t_sms": t_sms, "ups": ups[n0:], "queries": queries,
+                  "answers": [x[1] for x in gw.answers], "unknown": b.sms.unknown if b.sms else None,
+                  "log": LOG, "mo": len(sim.mo), "pdus": gw.pdus_down, "cmt": cmt}))
