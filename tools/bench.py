@@ -93,7 +93,7 @@ def main():
     res["read_3_0_us"] = read_3_0_us()
     # figures other parts of the project provide, when they are there
     for mod, fn in (("bench_report", "measure"), ("dtls_bench", "measure_all"),
-                    ("bench_bootstrap", "measure"), ("bench_parts", "measure"), ("energy", "bench_figures"),
+                    ("bench_bootstrap", "measure"), ("bench_parts", "measure"), ("bench_transport", "measure"), ("energy", "bench_figures"),
                     ("bench_app", "measure"), ("targets.bench_targets", "measure"), ("bench_sms", "measure")):
         try:
             res.update(getattr(__import__(mod, None, None, [fn]), fn)())

