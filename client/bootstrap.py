@@ -12,7 +12,8 @@ from micropython import const
 from client.ids import SRV_BS_ON_FAIL
 from client.coap import Msg
 from client.exchange import Exchange
-from client.codes import CON, POST, CHANGED, URI_PATH, URI_QUERY, CoapError, cstr
+from client.codes import (BAD_REQUEST, CON, POST, CHANGED, INTERNAL_SERVER_ERROR, URI_PATH,
+                          URI_QUERY, CoapError, cstr)
 
 _IDLE = const(0)    # not bootstrapping
 _HOLD = const(1)    # hold-off or back-off before the Bootstrap-Request
@@ -173,6 +174,13 @@ class Bootstrap:
             return _ops().serve(self, m)
         except CoapError as e:
             return Msg(code=e.code)
+        except UnicodeError:
+            return Msg(code=BAD_REQUEST)    # text that is not UTF-8: malformed
+        except Exception as e:
+            # a genuine bug: 5.00, logged with the path (never the values)
+            self.c.log("error", "bootstrap", "/" + "/".join(str(bytes(x), "latin-1") for x in m.all(URI_PATH)),
+                       type(e).__name__)
+            return Msg(code=INTERNAL_SERVER_ERROR)
 
     def reset(self, token):
         pass

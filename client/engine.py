@@ -1,6 +1,6 @@
 # Device Management & Service Enablement interface (transport spec §6.4.4):
 # maps a CoAP request (method + path) to an LwM2M operation on the registry.
-from client.coap import Msg
+from client.coap import Msg, PAY, body
 from client.model import check
 from client.codes import (ACCEPT, BAD_OPTION, BAD_REQUEST, BLOCK1, BLOCK2, CHANGED,
                           CONTENT, CONTENT_FORMAT, CREATED, CoapError, DELETE, DELETED,
@@ -9,7 +9,7 @@ from client.codes import (ACCEPT, BAD_OPTION, BAD_REQUEST, BLOCK1, BLOCK2, CHANG
                           LOCATION_PATH, METHOD_NOT_ALLOWED, NOT_ACCEPTABLE, NOT_FOUND,
                           OBSERVE, OPAQUE, POST, PUT, R, UNAUTHORIZED,
                           UNSUPPORTED_CONTENT_FORMAT, URI_HOST, URI_PATH, URI_PORT,
-                          URI_QUERY, W)
+                          URI_QUERY, W, quiet as _quiet)
 
 # critical options this client understands (an unknown critical one -> 4.02)
 _CRITICAL = (URI_HOST, URI_PORT, URI_PATH, URI_QUERY, ACCEPT, BLOCK2, BLOCK1)
@@ -38,9 +38,12 @@ def fmt(cf):
     return None
 
 
+_paths = []     # recent request paths (tuples), reused: no tuple per request
+
+
 def path_of(m, root=()):
     # root: the alternate path's segments (transport spec §6.4.1); requests
-    # elsewhere are 4.04
+    # elsewhere are 4.04. (_path_in: a parsed request's digits read in place)
     p = []
     a = m.all(URI_PATH)
     n = len(root)
@@ -61,10 +64,54 @@ def path_of(m, root=()):
     return tuple(p)
 
 
-def _utf8(f, *a):
-    # f(*a) decodes text from the request: not UTF-8 -> 4.00
+def _path_in(m):
+    b = m.buf
+    v0 = v1 = v2 = v3 = 0
+    n = 0
+    for k in range(m.no):
+        if m.on[k] != URI_PATH:
+            continue
+        i, e = m.os[k], m.oe[k]
+        if i == e or n == 4:
+            raise CoapError(NOT_FOUND)
+        v = 0
+        while i < e:
+            c = b[i] - 0x30
+            if not 0 <= c <= 9:
+                raise CoapError(NOT_FOUND)
+            v = v * 10 + c
+            i += 1
+            if v > 65535:
+                raise CoapError(NOT_FOUND)
+        if n == 0:
+            v0 = v
+        elif n == 1:
+            v1 = v
+        elif n == 2:
+            v2 = v
+        else:
+            v3 = v
+        n += 1
+    for p in _paths:
+        if len(p) == n and (n < 1 or p[0] == v0) and (n < 2 or p[1] == v1) and (
+                n < 3 or p[2] == v2) and (n < 4 or p[3] == v3):
+            return p
+    p = (v0, v1, v2, v3)[:n]
+    if len(_paths) >= 16:
+        _paths.pop(0)
+    _paths.append(p)
+    return p
+
+
+def text(b):
+    # request bytes -> str, strict UTF-8 (overlong forms and surrogates too:
+    # the port's decoder checks the byte structure only), else 4.00
     try:
-        return f(*a)
+        s = str(b, "utf-8")
+        if len(s) != len(b):
+            from client.cbor import utf8
+            s = utf8(b)
+        return s
     except UnicodeError:
         raise CoapError(BAD_REQUEST)
 
@@ -78,6 +125,7 @@ class Engine:
         self.c = client
         self.objs = client.objs
         self.blocks = None
+        self.w = None       # client/render.py, loaded with the first Read
         # alternate path (transport spec §6.4.1), e.g. "/alt": registered as
         # </alt>;rt="oma.lwm2m", every object served under it
         self.alt = getattr(client, "alt", "")
@@ -102,18 +150,22 @@ class Engine:
     # -- dispatch --------------------------------------------------------
     def request(self, m, srv):
         try:
-            for n, v in m.opts:
+            for k in range(m.no):
+                n = m.on[k]
                 if n & 1 and n not in _CRITICAL:
                     raise CoapError(BAD_OPTION)
-            blk = m.opt(BLOCK1) is not None or m.opt(BLOCK2) is not None
+            blk = m.has(BLOCK1) or m.has(BLOCK2)
             if blk:
                 r = self.blk().block1(m, srv)    # a Block1 body is served once complete
                 if r:
                     return r
-            r = self.dispatch(m, path_of(m, self.root), srv)
-            if m.opt(BLOCK1) is not None and r.code < 128:
+            r = self.dispatch(m, path_of(m, self.root) if self.root or m.buf is None else _path_in(m), srv)
+            if blk and m.has(BLOCK1) and r.code < 128:
                 r.add(BLOCK1, m.uint(BLOCK1) & ~8)
-            return self.blk().block2(m, r) if blk or len(r.payload) > 1024 else r
+            if blk or len(r.payload) > 1024:
+                body(r)     # a payload rendered in place: as bytes, to slice
+                return self.blk().block2(m, r)
+            return r
         except CoapError as e:
             return Msg(code=e.code)
         except UnicodeError:
@@ -138,16 +190,16 @@ class Engine:
                 return self._content(self.discover(path, srv).encode(), FMT_LINK)
             if not path:
                 raise CoapError(METHOD_NOT_ALLOWED)
-            if m.opt(OBSERVE) is not None:
+            if m.has(OBSERVE):
                 return c.rep().observe(m, path, srv, acc)
-            return self.read(path, acc, srv)
+            return self.read(path, acc, srv, m)
         if code == PUT:
             if not m.payload and m.opt(CONTENT_FORMAT) is None and m.opt(URI_QUERY) is not None:
                 if not path:                # Write-Attributes needs an object at least
                     raise CoapError(METHOD_NOT_ALLOWED)
                 self.allow(srv, R, path)    # Write-Attributes
                 self.exists(path)
-                c.rep().write_attrs(path, _utf8(m.strs, URI_QUERY), srv)
+                c.rep().write_attrs(path, [text(q) for q in m.all(URI_QUERY)], srv)
                 return Msg(code=CHANGED)
             if len(path) < 2:
                 raise CoapError(METHOD_NOT_ALLOWED)
@@ -164,7 +216,7 @@ class Engine:
                 if path[2] not in o.inst[path[1]]:
                     raise CoapError(NOT_FOUND)
                 self.allow(srv, E, path)
-                arg = _utf8(str, m.payload, "utf-8") if m.payload else ""
+                arg = text(m.payload) if m.payload else ""
                 c.log("execute", pstr(path))
                 o.execute(path[1], path[2], arg)
                 return Msg(code=CHANGED)
@@ -195,7 +247,7 @@ class Engine:
             raise CoapError(UNAUTHORIZED)
 
     def can(self, srv, op, path):
-        g = getattr(srv, "grant", None)     # a local peer (client/local.py)
+        g = srv and getattr(srv, "grant", None)     # a local peer (client/local.py)
         if g:
             return g(op, path)
         a = self.c.acl
@@ -257,10 +309,44 @@ class Engine:
             raise CoapError(NOT_ACCEPTABLE)
         return f[0](recs, path), acc
 
-    def read(self, path, acc, srv=None):
-        payload, cf = self.encode(path, self.collect(path, srv), acc)
-        self.c.log("read", pstr(path), cf)
-        return self._content(payload, cf)
+    def read(self, path, acc, srv=None, m=None):
+        # m: the request (its reused response, rendered in place)
+        r = m.reply(CONTENT) if m else Msg(code=CONTENT)
+        cf = self.render(r, path, acc, srv)
+        if self.c.log is not _quiet:
+            self.c.log("read", pstr(path), cf)
+        return r
+
+    def render(self, r, path, acc, srv=None):
+        # the representation of path into r, written in place into r's
+        # buffer (client/render.py) when the format has a writer and it
+        # fits one block, else through records; returns the content format
+        o = self.exists(path)
+        n = len(path)
+        if acc is None:
+            acc = self.c.fmt
+            if n == 4 or n == 3 and not o.res(path[2])[3]:
+                acc = FMT_OPAQUE if o.res(path[2])[2] == OPAQUE else FMT_TEXT
+        w = self.w
+        if not w:
+            from client import render as w
+            self.w = w
+        wr = w.TLV if acc == FMT_TLV else w.SENML if acc == FMT_SENML_CBOR else (
+            w.TEXT if acc == FMT_TEXT else w.OPAQ if acc == FMT_OPAQUE else None)
+        if wr:
+            buf = r.home or bytearray(PAY + 1024)
+            wr.start(path, buf, PAY, PAY + 1024)
+            try:
+                w.walk(self, o, path, srv, wr)
+                r.pn = wr.done() - PAY
+                r.pbuf = buf
+                r.add(CONTENT_FORMAT, acc)
+                return acc
+            except w.Full:  # more than a block: records, block-wise
+                pass
+        r.payload, acc = self.encode(path, self.collect(path, srv), acc)
+        r.add(CONTENT_FORMAT, acc)
+        return acc
 
     # -- Write / Create ----------------------------------------------------
     def decode(self, m, path):

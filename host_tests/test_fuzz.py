@@ -177,8 +177,10 @@ def test_fuzz_10000_datagrams_client_stays_registered():
         errors = [x for x in out.splitlines() if " error " in x + " "]
         assert errors == []
         assert not any(k.startswith("5.00") for k in srv.codes), srv.codes
-        # it answered a large share of the requests (RST/4.xx/2.xx), and still serves
-        assert srv.answers > N // 4, srv.codes
+        # it answered a share of the requests (RST/4.xx/2.xx; a loaded machine
+        # drops datagrams on the socket: the exact count is the in-process
+        # test's), and still serves
+        assert srv.answers > N // 10, srv.codes
         # fresh MIDs: a MID the fuzzer used recently would get its cached answer
         used = set()
         rnd2 = random.Random(2026)
@@ -330,3 +332,46 @@ def test_10000_deep_senml_json_and_cbor_get_4_00(mp):
         assert 0x80 <= x < 0xA0, out
     assert out.count(0x80) >= len(cases) * 2, out
     assert nerr == 0
+
+
+MALFORMED = r"""
+out = {}
+def q(name, code, path, opts=(), payload=b""):
+    out[name] = req(code, path, opts, payload).code
+q("execute non-utf8 arg", POST, "/1/0/8", (), b"\xff\xfe")
+q("execute overlong utf8 arg", POST, "/3303/0/5605", (), b"\xc0\xaf")
+q("write-attributes non-utf8 query", PUT, "/3303/0/5700", [(URI_QUERY, b"pmin=\xff")])
+q("write-attributes on /", PUT, "", [(URI_QUERY, "pmin=5")])
+q("write-attributes bad number", PUT, "/3303/0/5700", [(URI_QUERY, "pmax=1e999")])
+q("write non-utf8 text", PUT, "/3/0/15", [(CONTENT_FORMAT, FMT_TEXT)], b"\xff")
+q("write bad number", PUT, "/1/0/2", [(CONTENT_FORMAT, FMT_TEXT)], b"12abc")
+q("write huge number", PUT, "/1/0/2", [(CONTENT_FORMAT, FMT_TEXT)], b"9" * 40)
+q("senml non-utf8", PUT, "/3/0", [(CONTENT_FORMAT, FMT_SENML_JSON)], b'[{"n":"/3/0/15","vs":"\xff"}]')
+q("senml bad json", PUT, "/3/0", [(CONTENT_FORMAT, FMT_SENML_JSON)], b'[{"n":')
+q("cbor truncated", PUT, "/3/0", [(CONTENT_FORMAT, FMT_SENML_CBOR)], b"\x81\xa2\x00")
+q("composite non-utf8", FETCH, "", [(CONTENT_FORMAT, FMT_SENML_JSON)], b'[{"n":"/3/0/\xff"}]')
+errors_before = [e for e in LOG if e[1] == "error"]
+# a genuine bug (an object that raises) is the only 5.00, logged with the path
+dev = c.objs[3]
+def broken(iid, rid):
+    return 1 // 0
+dev.read = broken
+out["bug"] = req(GET, "/3/0/0").code
+errors = [" ".join(str(x) for x in e[1:]) for e in LOG if e[1] == "error"]
+print([sorted(out.items()), len(errors_before), errors])
+"""
+
+
+def test_malformed_requests_get_4xx_and_a_bug_gets_a_logged_5_00(mp):
+    out, nerr, errors = ast.literal_eval(mp(prelude() + MALFORMED, timeout=60).strip().splitlines()[-1])
+    out = dict(out)
+    bug = out.pop("bug")
+    for name, code in out.items():
+        assert 0x80 <= code < 0xA0, (name, hex(code))
+    assert out["execute non-utf8 arg"] == 0x80
+    assert out["write-attributes non-utf8 query"] == 0x80
+    assert out["write-attributes on /"] == 0x85
+    assert out["write non-utf8 text"] == 0x80
+    assert nerr == 0
+    assert bug == 0xA0
+    assert len(errors) == 1 and "/3/0/0" in errors[0] and "ZeroDivisionError" in errors[0], errors
