@@ -99,12 +99,16 @@ class Client:
         # Send (POST /dp) these paths, queued until a server is registered
         self.rep().send(paths, cf)
 
-    def transport(self, uri, sec, saved=None, lport=0):
+    def transport(self, uri, sec, saved=None, lport=0, binding="U", pref=None):
         # a datagram transport to uri: UDP, or DTLS with the Security instance's
         # credentials (mode 0: PSK identity /0/x/3, key /0/x/5; mode 2:
         # certificate /0/x/3, key /0/x/5, server's /0/x/4, usage /0/x/15;
-        # saved: a DTLS state from before a deep sleep)
+        # saved: a DTLS state from before a deep sleep); with S in the
+        # binding: SMS (client/sms.py), alone or beside UDP (/1/x/22 preferred)
         b = self.board
+        if "S" in binding:
+            from client.sms import transport
+            return transport(self, sec, binding, pref, lambda: self.transport(uri, sec, saved, lport))
         if "+tcp:" in uri or uri.startswith("mqtt"):
             # a stream: CoAP over TCP/TLS (client/tcp.py), over MQTT (client/mqtt.py)
             return __import__("client.tcp" if "+tcp:" in uri else "client.mqtt", None, None, ["conn"]).conn(self, uri, sec)

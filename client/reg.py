@@ -3,7 +3,7 @@
 # drives every account (step / next_step_ms, queue mode) is client/client.py.
 from micropython import const
 from client.ids import (SEC_BOOTSTRAP, SEC_SSID, SRV_BINDING, SRV_LAST_ERROR, SRV_LIFETIME,
-                        SRV_RETRY_COUNT, SRV_RETRY_TIMER, SRV_SEQ_DELAY, SRV_SSID)
+                        SRV_RETRY_COUNT, SRV_RETRY_TIMER, SRV_SEQ_DELAY, SRV_SSID, SRV_PREF_TRANSPORT)
 from client.coap import Msg
 from client.exchange import Exchange, max_transmit_wait
 from client.codes import (CHANGED, CON, CONTENT_FORMAT, CREATED, DELETE, FMT_LINK,
@@ -73,7 +73,8 @@ class Server:
             return True
         b = self.c.board
         try:
-            tr = self.c.transport(self.uri, self.sec(), saved, self.lport)
+            tr = self.c.transport(self.uri, self.sec(), saved, self.lport, self.res(SRV_BINDING, "U"),
+                                  self.res(SRV_PREF_TRANSPORT))
         except OSError as e:
             self.c.log("connect failed", self.uri, e.args[0] if e.args else "")
             return False
@@ -144,6 +145,9 @@ class Server:
         q = []
         if full:
             q = ["ep=" + self.c.ep, "lt=%d" % lt, "lwm2m=1.1", "b=" + b.replace("Q", "")]
+            n = getattr(self.c.board, "msisdn", None)
+            if n and "S" in b:      # where the server reaches us by SMS
+                q.append("sms=" + n)
             if "Q" in b:
                 q.append("Q")
         else:

@@ -13,6 +13,8 @@ class Security(Obj):
         (3, RW, OPAQUE, 0, 1),  # Public Key or Identity
         (4, RW, OPAQUE, 0, 1),  # Server Public Key
         (5, W, OPAQUE, 0, 1),   # Secret Key: write-only, never read back
+        (6, RW, INT, 0, 0, (0, 255)),   # SMS Security Mode (1 DTLS, 2 secure packet, 3 NoSec)
+        (9, RW, STR, 0, 0, 32),         # LwM2M Server SMS Number (MSISDN)
         (10, RW, INT, 0, 0, (0, 65535)),    # Short Server ID (DM accounts 1-65534: Bootstrap-Finish checks)
         (11, RW, INT, 0, 0, (0, 0x7FFFFFFF)),   # Client Hold Off Time (s)
         (12, RW, INT, 0, 0, (0, 0x7FFFFFFF)),   # Bootstrap-Server Account Timeout (s)

@@ -24,6 +24,7 @@ class Server(Obj):
         (18, RW, UINT, 0, 0, (1, 0x7FFFFFFF)),  # Communication Retry Timer (s): 0 would retry at once
         (19, RW, UINT, 0, 0, (1, 0x7FFFFFFF)),  # Communication Sequence Delay Timer (s)
         (20, RW, UINT, 0, 0, (1, 255)),         # Communication Sequence Retry Count
+        (22, RW, STR, 0, 0, "UTSNM"),          # Preferred Transport (one letter)
         (23, RW, BOOL, 0, 0),   # Mute Send
         (26, RW, UINT, 0, 0, (0, 1)),          # Default Notification Mode (0 NON, 1 CON)
     )
