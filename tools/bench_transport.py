@@ -81,7 +81,7 @@ def mqtt_session():
         time.sleep(0.3)
         with TcpServer() as srv, Bridge(("127.0.0.1", port), ("127.0.0.1", srv.tcp_port)):
             # keep-alive longer than the session: the same scripted messages as UDP/TCP
-            c = DevClient("mqtt://127.0.0.1:%d" % port, "bm", "--lifetime", "300", "--tcp", "3600")
+            c = DevClient("mqtt://127.0.0.1:%d" % port, "bm", "--lifetime", "300")
             try:
                 return _bytes(run_session(srv, c, "bm", say=lambda *a: None, timeout=15))
             finally:
