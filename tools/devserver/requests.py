@@ -323,7 +323,7 @@ class RequestsMixin:
                     obs.notifications.append(r)
                     n = len(obs.notifications)
                     self._cond.notify_all()
-                self._event("notify", obs.ep, path=obs.path, code=r.code, n=n)
+                self._event("notify", obs.ep, path=obs.path, code=r.code, n=n, text=r.pretty(obs.path))
                 self._log("notify ep=%s %s #%d %s%s" % (
                     obs.ep, obs.path, n, r.code,
                     "" if r.content_format is None else " ct=%d" % r.content_format))

@@ -1,0 +1,143 @@
+"""The dev server's console (tools/lwm2m_server.py, devserver/console.py):
+a session of commands through stdin (--script -) against the example
+application on the unix port, every payload decoded; and the interactive
+console on a pseudo-terminal (prompt, help, history, quit)."""
+import os
+import pty
+import select
+import subprocess
+import sys
+import threading
+import time
+
+from devclient import DevClient, ROOT, free_port
+
+
+class Proc:
+    """The server as a subprocess: lines of its output collected by a thread."""
+
+    def __init__(self, *args):
+        self.p = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "lwm2m_server.py")] + list(args),
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True, bufsize=1, cwd=ROOT)
+        self.lines = []
+        self.cv = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            with self.cv:
+                self.lines.append(line.rstrip("\n"))
+                self.cv.notify_all()
+
+    def wait(self, text, after=0, timeout=20):
+        end = time.monotonic() + timeout
+        with self.cv:
+            while True:
+                for i in range(after, len(self.lines)):
+                    if text in self.lines[i]:
+                        return i
+                if time.monotonic() > end:
+                    raise TimeoutError("no %r in:\n%s" % (text, "\n".join(self.lines[-40:])))
+                self.cv.wait(0.2)
+
+    def cmd(self, line, expect, timeout=20):
+        """Send a command; the index of the first line containing each expected text after it."""
+        n = len(self.lines)
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+        start = self.wait("lwm2m> " + line, n, timeout)
+        return [self.wait(e, start, timeout) for e in ([expect] if isinstance(expect, str) else expect)]
+
+
+def test_console_session_through_stdin():
+    port = free_port()
+    s = Proc("--port", str(port), "--script", "-")
+    c = None
+    try:
+        s.wait("listening on")
+        c = DevClient("coap://127.0.0.1:%d" % port, "con", "--app", "firmware.app_example")
+        s.wait("* registered con at /rd/")
+        s.cmd("list", ["con /rd/", "/33000/0"])
+        s.cmd("read con /3/0", ["<- 2.05 Content (application/vnd.oma.lwm2m+tlv)", "res 0 = 'lwm2m-mpy'",
+                                "res 16 = 'UQ'", "(time)"])
+        s.cmd("read con /1/0 senml-json", ["<- 2.05 Content (application/senml+json)", "/1/0/1 v=300",
+                                           '/1/0/7 vs="U"'])
+        s.cmd("read con /1/0/1 text", ["<- 2.05 Content (text/plain)", "   300"])
+        s.cmd("write con /33000/0/0 1", "<- 2.04 Changed")
+        c.wait_line("valve 0 open (bool)")
+        s.cmd("write con /33000/0/1 42 tlv", "<- 2.04 Changed")
+        c.wait_line("valve 0 limit 42 (int)")
+        s.cmd("write con /33000/0/1 420", "<- 4.00 Bad Request")
+        s.cmd("exec con /33000/0/2 \"0='5'\"", "<- 2.04 Changed")
+        c.wait_line("valve 0 flush 5 s")
+        s.cmd("exec con /33000/0/2 \"0='fail'\"", "<- 5.00 Internal Server Error")
+        s.cmd("discover con /33000", ["<- 2.05 Content (application/link-format)", "</33000/0/2>"])
+        s.cmd("attr con /3303/0/5700 pmin=1&pmax=5", "<- 2.04 Changed")
+        s.cmd("observe con /3303/0/5700", ["<- 2.05 Content", "observing con /3303/0/5700",
+                                           "* notify con /3303/0/5700 #1 2.05 Content"])
+        s.cmd("cancel con /3303/0/5700", "<- 2.05 Content")
+        s.cmd("create con /3303", "<- 2.01 Created")
+        s.cmd("read con /3303/1 json", ["<- 2.05 Content (application/vnd.oma.lwm2m+json)", '"bn"'])
+        s.cmd("delete con /3303/1", "<- 2.02 Deleted")
+        s.cmd("read con /9/9", "<- 4.04 Not Found")
+        s.cmd("read nobody /3/0", "error: ep=nobody is not registered")
+        s.cmd("read con", "error: wrong arguments (help read)")
+        s.cmd("bogus", "unknown command 'bogus'")
+        s.cmd("help", ["Documented commands", "observe", "discover", "fota", "history"])
+        s.cmd("help read", "read EP PATH [FORMAT]")
+        s.cmd("history", ["  1  list", "  2  read con /3/0"])
+        s.cmd("quit", "[server] stopped")
+        assert s.p.wait(20) == 0
+    finally:
+        if c:
+            c.kill()
+        if s.p.poll() is None:
+            s.p.kill()
+    out = "\n".join(s.lines)
+    assert "Traceback" not in out and "(int " not in out
+
+
+def test_console_on_a_terminal():
+    port = free_port()
+    master, slave = pty.openpty()
+    p = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "lwm2m_server.py"), "--port", str(port)],
+                         stdin=slave, stdout=slave, stderr=slave, cwd=ROOT, close_fds=True)
+    os.close(slave)
+    buf = b""
+
+    def expect(text, timeout=20):
+        nonlocal buf
+        end = time.monotonic() + timeout
+        while text.encode() not in buf:
+            if time.monotonic() > end:
+                raise TimeoutError("no %r in %r" % (text, buf[-2000:]))
+            r, _, _ = select.select([master], [], [], 0.2)
+            if r:
+                try:
+                    buf += os.read(master, 4096)
+                except OSError:
+                    break
+        i = buf.index(text.encode()) + len(text)
+        buf = buf[i:]
+
+    try:
+        expect('"help" lists the commands')
+        expect("lwm2m> ")
+        os.write(master, b"list\n")
+        expect("no client registered")
+        os.write(master, b"help\n")
+        expect("Documented commands")
+        os.write(master, b"read\n")
+        expect("error: wrong arguments (help read)")
+        os.write(master, b"history\n")
+        expect("  1  list")
+        os.write(master, b"\x1b[A\n")       # up-arrow: the last command again (readline)
+        expect("  4  history")
+        os.write(master, b"quit\n")
+        expect("stopped")
+        assert p.wait(20) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+        os.close(master)
