@@ -174,6 +174,24 @@ def test_unix32_float_int_time():
     check_numbers(run32(numbers_script()), single=False)
 
 
+# modules a UDP session without SenML must not load (RAM): the optional parts
+# are imported where they are used
+LAZY = ("client.bootstrap", "client.bsif", "client.block", "client.store", "client.cbor",
+        "client.senml", "client.lwjson", "client.lwcbor", "client.sleep", "client.local",
+        "client.dtls", "client.dtlscert", "client.crypto", "client.fwup", "client.fwdl",
+        "client.http", "client.tcp", "client.mqtt", "client.rexchange", "boards.unix",
+        "boards.virtual", "boards.modem", "boards.cellular", "boards.esp32")
+
+
+def test_unix32_session_loads_only_what_it_needs():
+    out = run32("import memsession\nmemsession.session(formats=(11542,))\n")
+    assert "SESSION OK" in out, out[-2000:]
+    mods = [x for x in out.splitlines() if x.startswith("MODULES ")][0].split()[1:]
+    assert "client.report" in mods and "client.engine" in mods
+    loaded = [m for m in mods if m in LAZY or m.startswith(("client.mqtt", "client.tcp"))]
+    assert not loaded, loaded
+
+
 def test_unix32_e2e_session():
     # the scripted session against the dev server on loopback (plain CoAP)
     need("multilib")

@@ -204,12 +204,12 @@ def _say(ok, step, *a):
     return ok
 
 
-def session(observations=10, info=False):
+def session(observations=10, info=False, formats=(TLV, SJSON, SCBOR)):
     # the full in-memory session; True if every step passed
     s = Session()
     srv = s.srv
     ok = _say(s.wait_event("register"), "register")
-    for acc in (TLV, SJSON, SCBOR):
+    for acc in formats:
         _, r = s.req(GET, "/3/0", [(ACCEPT, acc)])
         ok &= _say(r.code == CONTENT and r.uint(CONTENT_FORMAT) == acc and len(r.payload) > 20,
                    "read", acc, len(r.payload))
@@ -243,6 +243,8 @@ def session(observations=10, info=False):
     ok &= _say("deregister" in srv.events[n:], "deregister")
     if ok:
         print("SESSION OK")
+    import sys
+    print("MODULES", " ".join(sorted(k for k in sys.modules if k.startswith(("client", "objects", "boards")))))
     return ok
 
 
