@@ -7,7 +7,10 @@ from mpharness import prelude
 
 def run(mp, body, lifetime=3600, awake=10):
     code = prelude(lifetime).replace('"--lifetime", ', '"--binding", "UQ", "--awake", "%d", "--lifetime", ' % awake)
-    out = mp(code + body, timeout=120)
+    # 8 MB heap: a week of LOG and sent records scattered over the default
+    # 2 MB heap can leave no 8 KB hole for the LOG list to grow into
+    # (fragmentation, depending on the code's own layout in the heap)
+    out = mp(code + body, heap="8M", timeout=120)
     return ast.literal_eval(out.strip().splitlines()[-1])
 
 
