@@ -44,20 +44,30 @@ class Udp:
         self.sock.setblocking(False)
         self.board = board
 
-    def send(self, data):
+    # send(buf, off, n) / recv(buf): allocation-free forms the exchange uses
+    # (a stream write with offset and length; one datagram read into buf -> n)
+    INTO = True
+
+    def send(self, data, off=0, n=-1):
         if not self.board.radio:
             return
         try:
-            self.sock.send(data)
+            if n < 0:
+                self.sock.send(data)
+            else:
+                self.sock.write(data, off, n)
         except OSError:
             pass    # ICMP unreachable etc.: the CoAP layer retransmits
 
-    def recv(self):
+    def recv(self, buf=None):
         # while the radio is off, what arrives is lost (as on a sleeping modem)
         try:
+            if buf is not None:
+                n = self.sock.readinto(buf)
+                return n if n and self.board.radio else 0
             d = self.sock.recv(1500)
         except OSError:
-            return None
+            return 0 if buf is not None else None
         return d if self.board.radio else None
 
     def deadline(self):
@@ -117,13 +127,23 @@ class Board:
     def battery(self):
         return None
 
+    # gc.mem_free() walks the whole heap (hundreds of us): Memory Free is
+    # sampled at most once a second, the total once
+    _free = _free_at = _total = None
+
     def mem_free(self):
-        import gc
-        return gc.mem_free() // 1024
+        now = self.clock.ms()
+        if self._free is None or now - self._free_at >= 1000:
+            import gc
+            self._free = gc.mem_free() // 1024
+            self._free_at = now
+        return self._free
 
     def mem_total(self):
-        import gc
-        return (gc.mem_free() + gc.mem_alloc()) // 1024
+        if self._total is None:
+            import gc
+            self._total = (gc.mem_free() + gc.mem_alloc()) // 1024
+        return self._total
 
     def conn(self):
         # Connectivity Monitoring values: Ethernet bearer (41) on loopback

@@ -6,7 +6,7 @@ from client.ids import (MODE_CERT, SEC_BOOTSTRAP, SEC_CERT_USAGE, SEC_ID, SEC_KE
 from client import reg
 from client.reg import Server, parse_uri
 from client.engine import Engine
-from client.codes import FMT_SENML_CBOR, FMT_TLV
+from client.codes import FMT_SENML_CBOR, FMT_TLV, quiet
 
 
 class Client:
@@ -25,7 +25,7 @@ class Client:
         self.bootstrap = self.acl = self.store = None   # client/bootstrap, objects/acl, client/store
         self.local = None   # client/local: the device-to-device CoAP endpoint, if any
         self.on_update = self.on_reg_fail = self.on_bootstrap = None
-        self.log = log or (lambda *a: None)
+        self.log = log or quiet
         self.engine = Engine(self)
         self.servers = []
         self.reboot = False
@@ -134,11 +134,8 @@ class Client:
         if self.bootstrap:
             self.bootstrap.step(b.clock.ms())
         for s in self.servers:
-            for _ in range(16):     # bounded per step
-                d = s.ex and s.ex.tr.recv()     # (a datagram may end the transport)
-                if not d:
-                    break
-                s.ex.feed(d)
+            if s.ex:    # bounded per step, read into the exchange's one buffer
+                s.ex.pump(16)
         now = b.clock.ms()
         for t in [t for t in self.timers if t[0] <= now]:
             self.timers.remove(t)

@@ -1,6 +1,9 @@
 # CoAP message layer (RFC 7252 §4) toward one peer: message IDs, tokens,
 # CON retransmission with exponential back-off, NSTART 1, de-duplication of
 # received CONs, piggybacked and separate responses, empty ACK / RST / ping.
+# Steady state allocates nothing: one receive buffer (the message parsed in
+# place), one send buffer, one buffer for the CON in flight, a reused
+# response, fixed-size de-duplication and NON records.
 from micropython import const
 from client import coap
 from client.codes import CON, NON, ACK, RST
@@ -8,7 +11,12 @@ from client.codes import CON, NON, ACK, RST
 # transmission parameters (RFC 7252 §4.8), in ms; overridable per Exchange
 ACK_TIMEOUT = const(2000)
 MAX_RETRANSMIT = const(4)
-_DEDUP = const(8)  # remembered received CONs (bounded)
+_DEDUP = const(8)       # remembered received CONs (bounded)
+_DSLOT = const(64)      # bytes of a remembered response (larger: not kept)
+_EXCHANGE = const(247000)   # EXCHANGE_LIFETIME, ms
+_NONS = const(4)        # recent NON notifications remembered (RST -> cancel)
+RX_MAX = const(1280)    # receive buffer (a Block1 of 1024 and its header)
+TX_MAX = const(1152)    # send buffers
 
 
 def max_transmit_wait(ack_timeout=ACK_TIMEOUT, max_retransmit=MAX_RETRANSMIT):
@@ -22,32 +30,88 @@ class Exchange:
         self.tr = tr
         self.clock = clock
         self.rand = rand
-        self.handler = handler      # handler(msg) -> response Msg or None
+        self.handler = handler      # handler.request(msg) -> response Msg or None
         self.ack_timeout = ack_timeout
         self.max_retransmit = max_retransmit
         r = rand(2)
         self.mid = (r[0] << 8) | r[1]
-        self.out = None             # [data, mid, token, deadline, tries, timeout, cb]
+        self.jit = self.mid | 1     # xorshift state: initial timeout jitter
+        self.rx = bytearray(RX_MAX)
+        self.tx = bytearray(TX_MAX)     # responses, NONs, empty messages
+        self.ob = bytearray(TX_MAX)     # the CON in flight, kept to retransmit
+        self.m = coap.inbox()           # the received message, parsed in place
+        self.r = coap.Msg(token=None)   # the response, reused (rendered in tx)
+        self.r.tsrc = self.rx
+        self.m.rsp = self.r
+        self.r.home = self.tx
+        # the CON in flight (NSTART 1): its fields
+        self.out = False
+        self.o_n = self.o_at = self.o_mid = self.o_code = 0
+        self.o_due = self.o_tries = self.o_tmo = 0
+        self.o_tok = b""
+        self.o_cb = None
         self.queue = []             # (msg, cb) waiting for NSTART
         self.wait = {}              # token -> [cb, deadline] for separate responses
-        self.seen = []              # [(mid, expiry, response bytes or None)]
-        self.nons = []              # (mid, token) of recent NON notifications
+        # received CONs: mid, expiry, cached response length (0 none, -1 not
+        # kept: served again) in fixed slots of d_buf
+        self.d_mid = [-1] * _DEDUP
+        self.d_exp = [0] * _DEDUP
+        self.d_len = [0] * _DEDUP
+        self.d_buf = bytearray(_DEDUP * _DSLOT)
+        self.d_k = 0
+        self.n_mid = [-1] * _NONS   # recent NON notifications: mid, token
+        self.n_tok = [b""] * _NONS
+        self.n_k = 0
         self.last_rx = self.last_tx = 0
         self.tx_bytes = self.rx_bytes = 0
+        self.shed = 0               # datagrams dropped unread (load shedding)
         self.rai = None             # board hook: rai(coap type, more) before a send
         self.more = False           # the next message has more of ours behind it
+        # a transport with INTO sends buf[off:off + n] and receives into a
+        # buffer (boards/unix.py); others get bytes (and so does a test's tap)
+        self.into = self.rinto = getattr(tr, "INTO", False)
 
     def token(self):
         return bytes(self.rand(4))
 
-    def _tx(self, data):
-        self.tx_bytes += len(data)
+    # -- what the reporter asks ------------------------------------------
+    def idle(self):
+        # no CON in flight or queued
+        return not (self.out or self.queue)
+
+    def notice_con(self):
+        # a CON notification is in flight or queued: a NON one would overtake it
+        if self.out and self.o_code >= 64:
+            return True
+        for m, _ in self.queue:
+            if m.code >= 64:
+                return True
+        return False
+
+    def notice(self, con):
+        # a message to render a notification into: reused while it can go
+        # at once (rendered in place in tx, or ob for a CON), else a new one
+        if con and (self.out or self.queue):
+            return coap.Msg()
+        r = self.r.reset(con and CON or NON, 0, 0, b"")
+        r.home = self.ob if con else self.tx
+        return r
+
+    # -- sending -----------------------------------------------------------
+    def _tx(self, buf, off, n):
+        self.tx_bytes += n
         self.last_tx = self.clock.ms()
         if self.rai:    # cellular: Release Assistance for this message (type, more queued)
-            self.rai(data[0] >> 4 & 3, bool(self.queue) or self.more)
+            self.rai(buf[off] >> 4 & 3, bool(self.queue) or self.more)
             self.more = False
         try:
-            self.tr.send(data)
+            if self.into:
+                try:
+                    self.tr.send(buf, off, n)
+                    return
+                except TypeError:   # send(data) of a tap: bytes from now on
+                    self.into = False
+            self.tr.send(bytes(memoryview(buf)[off:off + n]))
         except OSError:     # a DTLS session just closed: the server's step reconnects
             pass
 
@@ -55,25 +119,49 @@ class Exchange:
         self.mid = (self.mid + 1) & 0xFFFF
         return self.mid
 
+    def _build(self, m, buf):
+        # m into buf (not the one it was rendered in: copy its payload over)
+        if m.pbuf is not None and m.pbuf is not buf:
+            coap.body(m)
+        return coap.build_into(m, buf)
+
     def send(self, m, cb=None):
         # Send a request or a notification. CON goes through NSTART=1;
         # cb(response Msg | None on timeout | False on RST)
         if m.t == CON:
             if self.out:
+                coap.body(m)        # it waits: its payload must not
                 self.queue.append((m, cb))
                 return
             m.mid = self._next_mid()
             # initial timeout random in [ACK_TIMEOUT, ACK_TIMEOUT * 1.5]
-            t = self.ack_timeout + self.rand(1)[0] * self.ack_timeout // 510
-            data = bytes(coap.build(m))
-            self.out = [data, m.mid, m.token, self.clock.ms() + t, 0, t, cb, m.code]
-            self._tx(data)
+            j = self.jit
+            j ^= (j << 7) & 0xFFFF
+            j ^= j >> 9
+            j ^= (j << 8) & 0xFFFF
+            self.jit = j
+            t = self.ack_timeout + (j & 255) * self.ack_timeout // 510
+            end = self._build(m, self.ob)
+            self.out = True
+            self.o_at = m.at
+            self.o_n = end - m.at
+            self.o_mid = m.mid
+            self.o_tok = m.token
+            self.o_code = m.code
+            self.o_due = self.clock.ms() + t
+            self.o_tries = 0
+            self.o_tmo = t
+            self.o_cb = cb
+            self._tx(self.ob, m.at, self.o_n)
         else:
             m.mid = self._next_mid()
-            self._tx(coap.build(m))
+            end = self._build(m, self.tx)
+            self._tx(self.tx, m.at, end - m.at)
             if m.code >= 64:
-                self.nons.append((m.mid, m.token))
-                del self.nons[:-4]
+                k = self.n_k
+                self.n_mid[k] = m.mid
+                self.n_tok[k] = m.token
+                self.n_k = (k + 1) % _NONS
             elif cb:
                 self.wait[m.token] = [cb, self.clock.ms() + max_transmit_wait(self.ack_timeout, self.max_retransmit)]
 
@@ -82,7 +170,8 @@ class Exchange:
         return bool(self.out or self.queue or self.wait) or self.tr.deadline() is not None
 
     def _done(self, cb, res):
-        self.out = None
+        self.out = False
+        self.o_cb = None
         if cb:
             cb(res)
         if self.queue and not self.out:
@@ -90,36 +179,74 @@ class Exchange:
             self.send(m, c)
 
     def _empty(self, t, mid):
-        self._tx(coap.build(coap.Msg(t, 0, mid)))
+        b = self.tx
+        b[0] = 0x40 | t << 4
+        b[1] = 0
+        b[2] = mid >> 8
+        b[3] = mid & 255
+        self._tx(b, 0, 4)
+
+    # -- receiving ---------------------------------------------------------
+    def pump(self, budget=16):
+        # handle up to budget received datagrams, each read into the one
+        # receive buffer; True when the budget ran out (more may wait)
+        for _ in range(budget):
+            n = 0
+            if self.rinto:
+                try:
+                    n = self.tr.recv(self.rx)
+                except TypeError:   # recv() of a tap: bytes from now on
+                    self.rinto = False
+            if not self.rinto:
+                d = self.tr.recv()
+                n = self._copy(d) if d else 0
+            if not n:
+                return False
+            self._feed(n)
+        return True
+
+    def _copy(self, data):
+        n = len(data)
+        if n > RX_MAX:
+            self.shed += 1
+            return -1
+        self.rx[0:n] = data
+        return n
 
     def feed(self, data):
-        # handle one received datagram; never raises on bad input
-        self.rx_bytes += len(data)
+        # handle one received datagram (bytes-like); never raises on bad input
+        n = self._copy(data)
+        if n > 0:
+            self._feed(n)
+
+    def _feed(self, n):
+        if n < 0:
+            return
+        self.rx_bytes += n
         self.last_rx = self.clock.ms()
-        try:
-            m = coap.parse(data)
-        except coap.Malformed:
+        b = self.rx
+        m = self.m
+        if not coap.parse_into(b, m, n):
             # RST a malformed CON whose header we can read, drop the rest
-            if len(data) >= 4 and data[0] >> 4 == 4:
-                self._empty(RST, (data[2] << 8) | data[3])
+            if n >= 4 and b[0] >> 4 == 4:
+                self._empty(RST, (b[2] << 8) | b[3])
             return
         code = m.code
-        out = self.out
         if code == 0:
             if m.t == CON:          # CoAP ping
                 self._empty(RST, m.mid)
-            elif out and m.mid == out[1]:
+            elif self.out and m.mid == self.o_mid:
                 if m.t == RST:
-                    self._done(out[6], False)
-                elif out[7] >= 64:  # ACK of a CON notification
-                    self._done(out[6], m)
+                    self._done(self.o_cb, False)
+                elif self.o_code >= 64:     # ACK of a CON notification
+                    self._done(self.o_cb, m)
                 else:               # request accepted, separate response follows
-                    self.wait[out[2]] = [out[6], self.clock.ms() + max_transmit_wait(self.ack_timeout, self.max_retransmit)]
+                    self.wait[self.o_tok] = [self.o_cb, self.clock.ms() + max_transmit_wait(self.ack_timeout, self.max_retransmit)]
                     self._done(None, None)
             elif m.t == RST:
-                for mid, tok in self.nons:
-                    if mid == m.mid:
-                        self.handler.reset(tok)
+                for k in range(_NONS):
+                    if self.n_mid[k] == m.mid:
+                        self.handler.reset(self.n_tok[k])
             return
         if code < 32:
             self._request(m)
@@ -128,76 +255,108 @@ class Exchange:
             if m.t == CON:
                 self._empty(RST, m.mid)
             return
-        # a response
+        # a response (to a request of ours: handed over as a message of its
+        # own, the receive buffer is used again by the next datagram)
         if m.t == ACK:
-            if out and m.mid == out[1] and m.token == out[2]:
-                self._done(out[6], m)
+            if self.out and m.mid == self.o_mid and m.tok_is(self.o_tok):
+                self._done(self.o_cb, coap.parse(bytes(memoryview(b)[:n])))
             return
-        w = self.wait.pop(m.token, None)
+        w = self.wait.pop(m.tok(), None) if self.wait else None
         if m.t == CON:
             self._empty(ACK if w else RST, m.mid)
         if w and w[0]:
-            w[0](m)
+            w[0](coap.parse(bytes(memoryview(b)[:n])))
+
+    def _seen(self, mid, now):
+        for k in range(_DEDUP):
+            if self.d_mid[k] == mid and self.d_exp[k] > now:
+                return k
+        return -1
 
     def _request(self, m):
-        for mid, exp, res in self.seen:
-            if mid == m.mid:        # duplicate: repeat the cached answer
-                if res and m.t == CON:
-                    self._tx(res)
+        now = self.clock.ms()
+        k = self._seen(m.mid, now)
+        if k >= 0:                  # a duplicate
+            n = self.d_len[k]
+            if n >= 0:              # repeat the answer kept (or none)
+                if n and m.t == CON:
+                    b = self.tx
+                    o = k * _DSLOT
+                    d = self.d_buf
+                    for i in range(n):
+                        b[i] = d[o + i]
+                    self._tx(b, 0, n)
                 return
-        if m.t not in (CON, NON):   # a request in an ACK/RST is malformed
+            # a safe method whose answer was not kept: serve it again
+        if m.t != CON and m.t != NON:   # a request in an ACK/RST is malformed
             self._empty(RST, m.mid)
             return
+        self.r.home = self.tx
         try:
             r = self.handler.request(m)
         except Exception as e:      # the client never dies on input
             self.handler.crash(e)
-            r = coap.Msg(code=0xA0)
-        res = None
+            r = m.reply(0xA0)
+        n = 0
         if r is not None:
-            r.token = m.token
+            r.token = None
+            r.tsrc = self.rx
             if m.t == CON:
                 r.t = ACK
                 r.mid = m.mid
             else:
                 r.t = NON
                 r.mid = self._next_mid()
-            res = bytes(coap.build(r))
-            self._tx(res)
-        self.seen.append((m.mid, self.clock.ms() + 247000, res))
-        del self.seen[:-_DEDUP]
+            end = self._build(r, self.tx)
+            n = end - r.at
+            self._tx(self.tx, r.at, n)
+            if n > _DSLOT:
+                n = -1              # not kept: a duplicate is served again
+            else:
+                o = (k if k >= 0 else self.d_k) * _DSLOT
+                d = self.d_buf
+                b = self.tx
+                a = r.at
+                for i in range(n):
+                    d[o + i] = b[a + i]
+        if k < 0:
+            k = self.d_k
+            self.d_k = (k + 1) % _DEDUP
+            self.d_mid[k] = m.mid
+            self.d_exp[k] = now + _EXCHANGE
+        self.d_len[k] = n
 
     def step(self):
         now = self.clock.ms()
-        o = self.out
-        if o and now >= o[3]:
-            if o[4] >= self.max_retransmit:
-                self._done(o[6], None)
+        if self.out and now >= self.o_due:
+            if self.o_tries >= self.max_retransmit:
+                self._done(self.o_cb, None)
             else:
-                o[4] += 1
-                o[5] *= 2
-                o[3] = now + o[5]
-                self._tx(o[0])
-        for tok in list(self.wait):
-            w = self.wait[tok]
-            if now >= w[1]:
-                del self.wait[tok]
-                if w[0]:
-                    w[0](None)
-        while self.seen and self.seen[0][1] <= now:
-            self.seen.pop(0)
+                self.o_tries += 1
+                self.o_tmo *= 2
+                self.o_due = now + self.o_tmo
+                self._tx(self.ob, self.o_at, self.o_n)
+        if self.wait:
+            for tok in list(self.wait):
+                w = self.wait[tok]
+                if now >= w[1]:
+                    del self.wait[tok]
+                    if w[0]:
+                        w[0](None)
 
     def deadline(self):
         d = self.tr.deadline()      # a DTLS flight to retransmit
-        if self.out and (d is None or self.out[3] < d):
-            d = self.out[3]
-        for w in self.wait.values():
-            if d is None or w[1] < d:
-                d = w[1]
+        if self.out and (d is None or self.o_due < d):
+            d = self.o_due
+        if self.wait:
+            for w in self.wait.values():
+                if d is None or w[1] < d:
+                    d = w[1]
         return d
 
     def cancel(self):
         # drop everything outstanding (re-registration, shutdown)
-        self.out = None
+        self.out = False
+        self.o_cb = None
         self.queue = []
         self.wait = {}

@@ -2,10 +2,10 @@
 # with notification attributes, Observe-/Read-/Write-Composite, Send.
 from micropython import const
 from client.ids import SRV_CON, SRV_MUTE_SEND, SRV_PMAX, SRV_PMIN, SRV_STORING
-from client.coap import Msg
+from client.coap import Msg, body
 from client.engine import fmt, pstr
 from client.model import check
-from client.codes import (ACCEPT, BAD_REQUEST, CHANGED, CON, CONTENT, CONTENT_FORMAT,
+from client.codes import (quiet, ACCEPT, BAD_REQUEST, CHANGED, CON, CONTENT, CONTENT_FORMAT,
                           CoapError, FETCH, FLOAT, FMT_SENML_CBOR, FMT_SENML_JSON, INT,
                           METHOD_NOT_ALLOWED, NON, NOT_ACCEPTABLE, OBSERVE, POST,
                           R, TIME, UINT, UNSUPPORTED_CONTENT_FORMAT, URI_PATH, W)
@@ -17,8 +17,13 @@ _PERIODS = ("pmin", "pmax", "epmin", "epmax")
 
 
 def _under(a, b):
-    # path a equals or lies below path b
-    return a[:len(b)] == b
+    # path a equals or lies below path b (no slices)
+    if len(a) < len(b):
+        return False
+    for k in range(len(b)):
+        if a[k] != b[k]:
+            return False
+    return True
 
 
 def _min(d, t):
@@ -38,6 +43,15 @@ class Obs:
         self.val = None         # last notified value of a single numeric resource
         self.dirty = False      # a change waits for pmin
         self.eval = 0           # ms of the last evaluation (epmin/epmax)
+        self.a = None           # effective attributes of paths[0], kept (see Reporter.att)
+        self.gen = -1           # ... as of this attribute generation
+        self.cb = None          # done, bound once (the exchange's callback)
+        self.rep = None
+
+    def done(self, res):
+        # a CON notification timed out or was RST: the observer is gone
+        if res is None or res is False:
+            self.rep.cancel(self.srv, self.token)
 
 
 class Reporter:
@@ -47,6 +61,7 @@ class Reporter:
 
     def __init__(self, client):
         self.c = client
+        self.gen = 0            # attribute generation: bumped when any may change
         self.obs = []
         self.attrs = {}         # (ssid, path) -> {name: value}
         self.sends = []         # (paths, fmt) queued until registered
@@ -83,6 +98,7 @@ class Reporter:
             self.attrs[(srv.ssid, path)] = new
         else:
             self.attrs.pop((srv.ssid, path), None)
+        self.gen += 1
         self.c.log("attributes", pstr(path), qs)
 
     def eff(self, path, srv):
@@ -97,6 +113,13 @@ class Reporter:
                         a[k] = x[k]
         return a
 
+    def att(self, ob):
+        # ob's effective attributes, made again only when some may have changed
+        if ob.gen != self.gen:
+            ob.a = self.eff(ob.paths[0], ob.srv)
+            ob.gen = self.gen
+        return ob.a
+
     def attrs_str(self, path, srv):
         x = self.attrs.get((srv.ssid, path), {})
         return "".join(";%s=%s" % (k, ("%g" % v) if isinstance(v, float) else v) for k, v in sorted(x.items()))
@@ -104,11 +127,11 @@ class Reporter:
     # -- Observe -----------------------------------------------------------
     def observe(self, m, path, srv, acc):
         o = m.uint(OBSERVE)
-        self.cancel(srv, m.token)
+        self.cancel(srv, m.tok())
         if o == 1:  # deregister: the same token (RFC 7641) or the same path
             self._end(lambda x: x.srv is srv and x.paths == [path])
             return self.c.engine.read(path, acc)
-        return self._start(Obs(srv, m.token, [path], acc, False))
+        return self._start(Obs(srv, m.tok(), [path], acc, False))
 
     def _start(self, ob):
         r = self._render(ob)
@@ -117,16 +140,30 @@ class Reporter:
         ob.last = ob.con = ob.eval = self.c.board.clock.ms()
         return r.add(OBSERVE, ob.seq)
 
-    def _render(self, ob):
-        # the current representation of what ob watches
+    def _render(self, ob, r=None):
+        # the current representation of what ob watches (into r: written in
+        # place in the exchange's buffer)
         e = self.c.engine
         if ob.comp:
             return self.read_composite(ob.paths, ob.acc)
         p = ob.paths[0]
-        recs = e.collect(p)
-        ob.val = recs[0][2] if len(recs) == 1 and recs[0][1] in _NUM else None
-        payload, cf = e.encode(p, recs, ob.acc)
-        return Msg(code=CONTENT, payload=payload).add(CONTENT_FORMAT, cf)
+        ob.val = self._num(p)
+        if r is None:
+            r = Msg(code=CONTENT)
+        r.code = CONTENT
+        e.render(r, p, ob.acc)
+        return r
+
+    def _num(self, p):
+        # the value of a single numeric resource (instance) at p, else None
+        if len(p) < 3:
+            return None
+        o = self.c.engine.exists(p)
+        t = o.res(p[2])
+        if t[2] not in _NUM or t[3] and len(p) < 4:
+            return None
+        v = o.read(p[1], p[2])
+        return v[p[3]] if len(p) == 4 else v
 
     def _end(self, f):
         # end the observations f(o) is true for, with their stored notifications
@@ -141,6 +178,8 @@ class Reporter:
         self._end(lambda o: o.srv is srv)
 
     def changed(self, path):
+        if path[0] == 1:
+            self.gen += 1       # Server pmin/pmax defaults
         for ob in self.obs:
             for p in ob.paths:
                 if _under(path, p) or _under(p, path):
@@ -148,10 +187,10 @@ class Reporter:
                     break
 
     def _change(self, ob, p):
-        a = self.eff(p, ob.srv)
+        a = self.att(ob) if p is ob.paths[0] else self.eff(p, ob.srv)
         if ob.val is not None and ("gt" in a or "lt" in a or "st" in a):
             try:
-                new = self.c.engine.collect(p)[0][2]
+                new = self._num(p)
             except CoapError:
                 new = None
             old = ob.val
@@ -162,43 +201,47 @@ class Reporter:
                 return
         ob.dirty = True
 
-    def _note(self, ob, now):
+    def _note(self, ob, now, r=None):
         # ob's next notification, rendered now (a new Observe number)
         ob.dirty = False
         ob.last = ob.eval = now
         ob.seq = (ob.seq + 1) & 0xFFFFFF
         try:
-            return self._render(ob)
+            return self._render(ob, r)
         except CoapError as e:      # what was observed is gone: final 4.xx
             self.obs.remove(ob)
             return Msg(code=e.code)
 
-    def notify(self, ob, now):
-        r = self._note(ob, now)
-        self._tx(ob, ob.seq, r, now)
+    def _con(self, ob, now):
+        # CON per the Server's Default Notification Mode (/1/x/26), daily, and
+        # while a CON notification is in flight or queued (NSTART 1): a NON
+        # would overtake it, and notifications arrive in the order made
+        return bool(ob.srv.res(SRV_CON, 0) or now - ob.con >= _DAY or ob.srv.ex.notice_con())
 
-    def _tx(self, ob, seq, r, now):
+    def notify(self, ob, now):
+        # rendered straight into the exchange's send buffer when it can go at once
+        con = self._con(ob, now)
+        r = self._note(ob, now, ob.srv.ex.notice(con))
+        self._tx(ob, ob.seq, r, now, con)
+
+    def _tx(self, ob, seq, r, now, con=None):
         srv = ob.srv
         ex = srv.ex
         r.token = ob.token
         r.add(OBSERVE, seq)
-        if len(r.payload) > 1024:   # the server fetches the rest block-wise
+        if r.pbuf is None and len(r.payload) > 1024:   # the server fetches the rest block-wise
             r = self.c.engine.blk().block2(Msg(), r)
-        # CON per the Server's Default Notification Mode (/1/x/26), daily, and
-        # while a CON notification is in flight or queued (NSTART 1): a NON
-        # would overtake it, and notifications arrive in the order made
-        o = ex.out
-        con = (srv.res(SRV_CON, 0) or now - ob.con >= _DAY or o and o[7] >= 64
-               or any(m.code >= 64 for m, _ in ex.queue))
+        if con is None:
+            con = self._con(ob, now)
         r.t = CON if con else NON
         if con:
             ob.con = now
-
-        def done(res):
-            if res is None or res is False:     # timed out or RST: observer gone
-                self.cancel(srv, ob.token)
-        self.c.log("notify", pstr(ob.paths[0]), seq)
-        ex.send(r, done)
+        if ob.cb is None:
+            ob.rep = self
+            ob.cb = ob.done
+        if self.c.log is not quiet:
+            self.c.log("notify", pstr(ob.paths[0]), seq)
+        ex.send(r, ob.cb)
 
     def _store(self, ob, now):
         # Notification Storing When Disabled or Offline (/1/x/6): a change due
@@ -207,7 +250,7 @@ class Reporter:
         # notifications in all; when full the oldest are dropped (counted).
         r = self._note(ob, now)
         q = self.pend
-        q.append([ob, ob.seq, r.code, r.opt(CONTENT_FORMAT), bytes(r.payload), now])
+        q.append([ob, ob.seq, r.code, r.opt(CONTENT_FORMAT), bytes(body(r)), now])
         self.c.log("store", pstr(ob.paths[0]), ob.seq)
         n = 0
         while len(q) > _NMAX or sum(len(p[4]) for p in q) > self.store_max:
@@ -228,9 +271,11 @@ class Reporter:
         # stored notifications of a ready server, oldest first, each with its
         # own Observe number: NON ones go at once, a CON one holds the rest
         # until its ACK (the exchange is busy: nothing would keep the order)
+        if not self.pend:
+            return
         for p in list(self.pend):
             s = p[0].srv
-            if s.ready() and not (s.ex.out or s.ex.queue):
+            if s.ready() and s.ex.idle():
                 self.pend.remove(p)
                 r = Msg(code=p[2], payload=p[4])
                 if p[3] is not None:
@@ -248,25 +293,33 @@ class Reporter:
         # whose pmax falls within coalesce_ms goes now, with the others,
         # instead of waking the radio again for it later.
         self._flush(now)
-        for ob in list(self.obs):
-            srv = ob.srv
-            a = self.eff(ob.paths[0], srv)
-            if a.get("epmax") and now >= ob.eval + a["epmax"] * 1000 and not ob.dirty:
-                ob.eval = now       # evaluate (CPU only), online or not
-                if ob.val is not None:
-                    self._change(ob, ob.paths[0])
-                else:
-                    ob.dirty = True
-            rdy = srv.ready()
-            if now < ob.last + a["pmin"] * 1000 or rdy and self._held(srv):
-                continue
-            if rdy:
-                p = a["pmax"]
-                if ob.dirty or p and p >= a["pmin"] and now + self.coalesce_ms >= ob.last + p * 1000:
-                    self.notify(ob, now)
-            elif ob.dirty and srv.res(SRV_STORING, True):
-                self._store(ob, now)
-        self._flush_sends()
+        i = 0
+        while i < len(self.obs):
+            ob = self.obs[i]
+            self._due(ob, now)
+            if i < len(self.obs) and self.obs[i] is ob:
+                i += 1      # (else ob ended: the next one moved up)
+        if self.sends:      # (a closure inside: its cell is made per call)
+            self._flush_sends()
+
+    def _due(self, ob, now):
+        srv = ob.srv
+        a = self.att(ob)
+        if a.get("epmax") and now >= ob.eval + a["epmax"] * 1000 and not ob.dirty:
+            ob.eval = now       # evaluate (CPU only), online or not
+            if ob.val is not None:
+                self._change(ob, ob.paths[0])
+            else:
+                ob.dirty = True
+        rdy = srv.ready()
+        if now < ob.last + a["pmin"] * 1000 or rdy and self._held(srv):
+            return
+        if rdy:
+            p = a["pmax"]
+            if ob.dirty or p and p >= a["pmin"] and now + self.coalesce_ms >= ob.last + p * 1000:
+                self.notify(ob, now)
+        elif ob.dirty and srv.res(SRV_STORING, True):
+            self._store(ob, now)
 
     def deadline(self, cpu=False):
         # the next time step() must run (client ms), None: no need.
@@ -287,7 +340,7 @@ class Reporter:
             rdy = srv.ready()
             if rdy and self._held(srv):
                 continue        # the exchange paces the stored ones
-            a = self.eff(ob.paths[0], srv)
+            a = self.att(ob)
             if ob.dirty and (rdy or (cpu or b.radio) and srv.res(SRV_STORING, True)):
                 d = _min(d, ob.last + a["pmin"] * 1000)
             if a["pmax"] and a["pmax"] >= a["pmin"]:
@@ -312,9 +365,9 @@ class Reporter:
                 self.c.engine.allow(srv, R, p)      # Access Control per path
             o = m.uint(OBSERVE)
             if o is not None:
-                self.cancel(srv, m.token)
+                self.cancel(srv, m.tok())
                 if o == 0:
-                    return self._start(Obs(srv, m.token, paths, acc, True))
+                    return self._start(Obs(srv, m.tok(), paths, acc, True))
             return self.read_composite(paths, acc)
         # iPATCH: Write-Composite, validated as a whole before anything is written
         e = self.c.engine
