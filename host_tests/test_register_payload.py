@@ -141,11 +141,14 @@ class StrictServer:
         m.opt.uri_path = path
         if ct is not None:
             m.opt.content_format = ct
-        self.s.sendto(m.encode(), self.client)
-        end = time.monotonic() + 5
-        while token not in self.responses and time.monotonic() < end:
-            time.sleep(0.01)
-        return self.responses.pop(token)
+        for _ in range(5):      # CON: retransmitted (same MID) until answered
+            self.s.sendto(m.encode(), self.client)
+            end = time.monotonic() + 2
+            while token not in self.responses and time.monotonic() < end:
+                time.sleep(0.01)
+            if token in self.responses:
+                return self.responses.pop(token)
+        raise TimeoutError("no answer to %s %s" % (code, path))
 
     def wait(self, kind, n=1, timeout=10):
         end = time.monotonic() + timeout
