@@ -55,6 +55,8 @@ $(APT_STAMP):
 	@command -v lighttpd >/dev/null || test -x /usr/sbin/lighttpd || { (apt-get update -q && apt-get install -y -q lighttpd) || echo "warning: lighttpd not installed"; }
 	@# mosquitto: the MQTT broker of the LwM2M-over-MQTT tests (test_mqtt) and make run-mqtt
 	@command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto || { (apt-get update -q && apt-get install -y -q mosquitto) || echo "warning: mosquitto not installed"; }
+	@# chromium + chromium-driver: the headless browser of the dev server's web page test (test_web)
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || { (apt-get update -q && apt-get install -y -q chromium chromium-driver) || echo "warning: chromium not installed"; }
 	@touch $@
 
 peers: $(PEERS)   ## npm LwM2M servers for the interop tests (tools/peers/node_modules, when missing)

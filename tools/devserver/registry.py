@@ -2,6 +2,7 @@
 Register, Update, De-register, lifetime expiry, Send (POST /dp), queue-mode
 wake-ups, and the RST answer to cancelled observations. Mixed into
 devserver.server.Server, which owns the loop, the lock and the events."""
+import collections
 import logging
 import secrets
 import time
@@ -44,6 +45,7 @@ class Registration:
         self.updates = 0
         self.registered_at = self.updated_at = time.time()
         self.last_seen = time.monotonic()
+        self.seen = collections.deque([self.last_seen], 2000)  # when datagrams came (energy view)
         self.active = True
         self._timer = None
 
@@ -51,6 +53,25 @@ class Registration:
     def object_paths(self):
         """Object/instance paths from the registration payload, e.g. ["/1/0", "/3/0"]."""
         return [p for p, _ in self.links if p not in ("", "/") and p.startswith("/")]
+
+    def energy(self, awake_s):
+        """The radio's duty as the server sees it: datagrams closer than
+        awake_s belong to one session, the radio stays on awake_s after its
+        last one (queue mode). {elapsed_s, sessions, radio_on_s, radio_on_ratio,
+        wakeups_per_day}."""
+        t = list(self.seen)
+        now = time.monotonic()
+        on, sessions, start = 0.0, 0, None
+        for i, x in enumerate(t):
+            if start is None or x - t[i - 1] > awake_s:
+                if start is not None:
+                    on += t[i - 1] - start + awake_s
+                start, sessions = x, sessions + 1
+        if start is not None:
+            on += min(now, t[-1] + awake_s) - start
+        elapsed = max(now - t[0], 1.0) if t else 1.0
+        return {"elapsed_s": round(elapsed, 1), "sessions": sessions, "radio_on_s": round(on, 1),
+                "radio_on_ratio": round(on / elapsed, 3), "wakeups_per_day": round(sessions * 86400 / elapsed, 1)}
 
     def __repr__(self):
         return "<Registration ep=%s %s lt=%s b=%s%s %s:%d>" % (
@@ -103,6 +124,7 @@ class RegistryMixin:
 
     def _wake(self, reg):
         reg.last_seen = time.monotonic()
+        reg.seen.append(reg.last_seen)
         if self._held.get(reg.ep):
             self._loop.call_later(self.flush_delay, self._flush, reg.ep)
 
