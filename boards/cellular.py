@@ -32,34 +32,22 @@ class CellularBoard:
         self.m = Modem(uart, vendor, self)
         self.open = []
         self.radio = True
+        self.online = True      # the link (the cellular network's, not the host's Wi-Fi)
         self.client = None
         self.rai = self._rai    # read by the client's exchanges (Table D.4-1)
         self.sms = None         # client/sms.Sms when an SMS binding listens
         self.t3412 = self.t3324 = None
         self._fd = False
         self._up = False        # the modem answered and is set up
+        self._smsmode = False   # SMS in PDU mode with indications
         self._stored = []       # +CMTI indexes to read
         self._acks = 0          # +CMT to acknowledge
         self.m.on_urc = self._urc
 
-    # the host board's services
-    def random(self, n):
-        return self.base.random(n)
-
-    def time(self):
-        return self.base.time()
-
-    def rtc_ms(self):
-        return self.base.rtc_ms()
-
-    def battery(self):
-        return self.base.battery()
-
-    def mem_free(self):
-        return self.base.mem_free()
-
-    def mem_total(self):
-        return self.base.mem_total()
+    def __getattr__(self, k):
+        # everything else is the host board's: random, time, rtc_ms, battery,
+        # memory, its sleep image store, uid ...
+        return getattr(self.base, k)
 
     def conn(self):
         # Connectivity Monitoring: LTE-FDD bearer (6), no known IP address
@@ -103,9 +91,14 @@ class CellularBoard:
             lt = client.servers[0].lifetime() if client.servers else 86400
             m.psm_for(lt, awake_s or -(-client.awake_ms // 1000))
             self.t3412, self.t3324 = m.t3412, m.t3324
-        m.at("AT+CMGF=0")
-        m.at(_VENDOR[self.vendor][2])
+        self._sms_on()
         return self.t3412, self.t3324
+
+    def _sms_on(self):
+        # PDU mode, new messages indicated (once; also on first SMS use)
+        if not self._smsmode:
+            self._smsmode = self.m.at("AT+CMGF=0") is not None
+            self.m.at(_VENDOR[self.vendor][2])
 
     # ---- datagrams
     def udp(self, host, port, lport=0):
@@ -125,6 +118,7 @@ class CellularBoard:
     # ---- SMS, 27.005 PDU mode
     def sms_send(self, pdu, tpdu_len):
         # pdu: hex str (SMSC length octet 00 + TPDU); -> True when accepted
+        self._sms_on()
         return self.m.at_data("AT+CMGS=%d" % tpdu_len, pdu.encode() + b"\x1a", 60000) is not None
 
     def sms_recv(self):
@@ -134,6 +128,7 @@ class CellularBoard:
         m = self.m
         m.poll()
         if m.cmd is None:
+            self._sms_on()
             while self._acks:
                 self._acks -= 1
                 m.at("AT+CNMA=1")       # new-message acknowledgement (nRF91 +CNMI mode 3)

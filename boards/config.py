@@ -5,7 +5,9 @@
 # board's own sections: "board" (else picked from sys.platform), "wifi"
 # {ssid, password, timeout_s, backoff_s, backoff_max_s}, "ntp" (a server),
 # "pins" {battery, battery_divider, battery_mv, button}, "watchdog_s",
-# "lightsleep_ms". "{id}" in the endpoint becomes the board's unique id.
+# "lightsleep_ms", "modem" {uart, baud, tx, rx, vendor (nrf91|sim7080|bg95),
+# pwrkey, msisdn}: a cellular modem on a UART for the network instead of Wi-Fi.
+# "{id}" in the endpoint becomes the board's unique id.
 import sys
 import json
 
@@ -48,4 +50,12 @@ def board(o):
         b = Board(o["state"])
     if "{id}" in o["endpoint"]:
         o["endpoint"] = o["endpoint"].replace("{id}", b.uid() if hasattr(b, "uid") else n)
+    m = cfg.get("modem")
+    if m:   # a cellular modem on a UART: datagrams and SMS through it (boards/cellular.py)
+        from machine import UART, Pin
+        from boards.cellular import CellularBoard
+        u = UART(m.get("uart", 1), m.get("baud", 115200), tx=m.get("tx", 17), rx=m.get("rx", 16), timeout=0)
+        b = CellularBoard(b, u, m.get("vendor", "nrf91"), Pin(m["pwrkey"], Pin.OUT) if "pwrkey" in m else None)
+        b.msisdn = m.get("msisdn")
+        b.power_on()
     return b

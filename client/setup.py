@@ -22,6 +22,8 @@ def build(board, o, log, objs=()):
         kw = {"mode": 0, "identity": o["psk-identity"].encode(), "key": unhexlify(o["psk-key"])}
     if o.get("server"):
         sec.add(0, o["server"], ssid=1, **kw)
+        if o.get("sms"):    # /0/0/9: the server's MSISDN (SMS binding, client/sms.py)
+            sec.inst[0][9] = o["sms"].partition(",")[0]
         b, u = o.get("binding") or "U", o["server"]
         if "+tcp:" in u or u.startswith("mqtt"):    # the URI's transport: T (TCP), M (MQTT)
             b = b.replace("U", "T" if "+tcp:" in u else "M")

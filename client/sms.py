@@ -208,6 +208,8 @@ def transport(client, sec, binding, pref, udp):
         raise OSError(95)
     if b.sms is None:
         b.sms = Sms(b, b.clock, client.log)
+    if b.client is None:
+        b.client = client       # woken by an SMS from its server
     s = SmsTransport(b.sms, num)
     if "U" not in binding or pref == "S":
         return s

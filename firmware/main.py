@@ -17,7 +17,7 @@ OPTS = (
     ("server", None, "uri", "LwM2M server coap[s]://HOST:PORT (else from --state)"),
     ("endpoint", "mpy-client", "str", "endpoint client name"),
     ("lifetime", "300", "int", "registration lifetime, s"),
-    ("binding", "U", "U|UQ|T|TQ|M|MQ", "binding: U (UDP), T (TCP), M (MQTT); +Q for queue mode"),
+    ("binding", "U", "U|UQ|T|TQ|M|MQ|S|SQ|US|UQS", "binding: U (UDP), T (TCP), M (MQTT), S (SMS); +Q for queue mode"),
     ("tcp", None, "str", "TCP/MQTT accounts: keep-alive S[,Pong wait S][,long] (long: queue mode keeps the connection)"),
     ("awake", None, "num", "queue mode: awake window after the last message, s"),
     ("bootstrap", None, "uri", "Bootstrap-Server coap[s]://HOST:PORT"),
@@ -30,6 +30,8 @@ OPTS = (
     ("app", None, "str", "application module with start(client)"),
     ("alt", None, "str", "alternate path, e.g. /alt"),
     ("format", None, "11542|112|110|11543|11544", "preferred content format"),
+    ("modem", None, "str", "a cellular modem on this serial device (a pty on the unix port): DEV[,nrf91|sim7080|bg95]"),
+    ("sms", None, "str", "SMS binding: SERVER_MSISDN[,OWN_MSISDN] (--binding S, SQ, US or UQS; needs --modem)"),
     ("quiet", False, "", "no log lines"),
     ("help", False, "", "this list"),
 )
@@ -147,6 +149,12 @@ def main(argv):
         usage()
         return
     board = board_for(o, argv)
+    if o["modem"]:          # datagrams (and SMS) through an AT modem: boards/cellular.py
+        from boards.cellular import CellularBoard
+        dev, _, v = o["modem"].partition(",")
+        board = CellularBoard(board, open(dev, "r+b"), v or "nrf91")
+        board.msisdn = (o["sms"] or "").partition(",")[2] or None
+        board.power_on()
 
     def log(*a):
         if not o["quiet"]:

@@ -117,3 +117,28 @@ print(m.at_data("AT+CASEND=0,3", b"xyz", 100) is not None, m.u.w)
     a, b = out.strip().splitlines()
     assert eval(a) == ("OK", b"a\r\nb\ncd", [0])
     assert b == "True [b'AT+CASEND=0,3\\r\\n', b'xyz']"
+
+
+def test_esp32_with_the_modem_on_a_uart(tmp_path, monkeypatch):
+    # the ESP32 board (host_tests/fakes: machine, network, esp32) with no
+    # Wi-Fi and a BG95 on machine.UART(1) per board.json's "modem" section:
+    # firmware/main.py without options registers through the AT sockets
+    from test_esp32 import Esp, device, EP
+    with Server(port=0) as srv, PtyModem("bg95") as pm:
+        monkeypatch.setenv("FAKE_UART", pm.path)
+        d = device(tmp_path, srv.port, wifi={},
+                   modem={"uart": 1, "tx": 17, "rx": 16, "vendor": "bg95", "pwrkey": 4})
+        c = Esp(d)
+        try:
+            reg = srv.wait_registration(EP, timeout=30)
+            r = srv.read(EP, "/3/0/0", timeout=20)
+        except Exception:
+            print(c.lines, pm.sim.log[-20:])
+            raise
+        finally:
+            c.interrupt()
+        with pm.lock:
+            log = list(pm.sim.log)
+    assert reg.ep == EP and r.code == "2.05"
+    assert log[0] == "AT" and any(x.startswith("AT+QIOPEN=1,0,\"UDP\",\"127.0.0.1\"") for x in log)
+    assert any(x.startswith("AT+QISENDEX=0,") for x in log)

@@ -247,3 +247,25 @@ def test_full_dm_session_over_the_sms_binding(vendor, binding, tmp_path):
     assert gw.relayed_up >= 8 and gw.dropped == 0
     assert any(x.startswith("AT+CMGS=154") for x in log)    # full concatenated parts up (140 octets of user data)
     assert not any(x.startswith(("AT#XSENDTO", "AT+CASEND", "AT+CAOPEN", "AT#XSOCKET=1")) for x in log)   # no UDP
+
+
+def test_command_line_modem_and_sms_binding(tmp_path):
+    # firmware/main.py --modem PTY,VENDOR --binding SQ --sms SERVER,OWN: the
+    # unix port with its network through the pty modem, registered by SMS
+    from devclient import DevClient
+    with Server(port=0) as srv, PtyModem("sim7080", paging=100) as pm:
+        gw = smsgw.Gateway(pm.sim, pm.net, "127.0.0.1", srv.port, SERVER)
+        pm.hooks.append(gw.poll)
+        c = DevClient("coap://127.0.0.1:9", "cli-sms", "--binding", "SQ", "--modem", pm.path + ",sim7080",
+                      "--sms", SERVER + ",+4915100000001", "--state", str(tmp_path), clock="real")
+        try:
+            reg = srv.wait_registration("cli-sms", timeout=30)
+            r = srv.read("cli-sms", "/3/0/0", timeout=20)
+        except Exception:
+            print(c.lines, pm.sim.log[-20:])
+            raise
+        finally:
+            c.interrupt()
+    assert reg.binding == "S" and reg.queue and reg.sms == "+4915100000001"
+    assert r.code == "2.05"
+    assert gw.relayed_up >= 2 and gw.pdus_down >= 2

@@ -173,3 +173,23 @@ class ADC:
 
     def read_u16(self):
         return self.read_uv() * 65535 // 3300000
+
+
+class UART:
+    # a UART whose far end is the file $FAKE_UART (a pseudo-terminal with
+    # the simulated modem, tools/sim/ptymodem.py); read() never blocks
+    def __init__(self, id, baudrate=115200, tx=None, rx=None, timeout=0, **kw):
+        self.f = open(os.getenv("FAKE_UART"), "r+b")
+        note("uart", id, baudrate, tx, rx)
+
+    def write(self, b):
+        return self.f.write(b)
+
+    def read(self, n=-1):
+        return self.f.read() or None
+
+    def any(self):
+        import select
+        p = select.poll()
+        p.register(self.f, select.POLLIN)
+        return 1 if p.poll(0) else 0
