@@ -266,7 +266,10 @@ class Client:
                 for s in self.servers:
                     s.deregister(reg.OFF)
             while any(s.is_in(st) for s in self.servers) and self.board.clock.ms() < end:
-                self.step()
+                try:
+                    self.step()
+                except Exception:   # after a fatal error: the part that failed must not stop the De-register
+                    pass
                 self.board.wait(min(100, self.next_step_ms()))
         ex = [s.ex for s in self.servers if s.ex]
         self.log("bytes up=%d down=%d" % (sum(e.tx_bytes for e in ex), sum(e.rx_bytes for e in ex)))
