@@ -216,3 +216,17 @@ def test_asyncio_serve(tmp_path):
         finally:
             th.join(60)
         assert "done" in out["o"] and "deregistered" in out["o"]
+
+
+def test_fatal_error_deregisters_before_exiting():
+    with Server(port=0) as srv:
+        c = DevClient("coap://127.0.0.1:%d" % srv.port, "fatal", "--app", "host_tests.apps.fatalapp")
+        try:
+            srv.wait_registration("fatal", timeout=20)
+            srv.wait_event("deregister", "fatal", timeout=20)
+            assert c.p.wait(20) != 0
+            c.t.join(5)
+        finally:
+            c.kill()
+        out = c.output()
+        assert out.index("fatal error RuntimeError('job failed'") < out.index("deregistered")
