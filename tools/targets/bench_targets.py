@@ -21,26 +21,46 @@ sys.path.insert(0, os.path.dirname(HERE))
 import vendor_build as build  # noqa: E402
 
 ROOT = build.ROOT
-MPY_OUT = os.path.join(build.OUT, "mpy")
+MPY_OUT = os.path.join(build.OUT, "mpy")    # + "-<key of the sources>", see compile_mpy
 KEY = bytes(range(16))
 OBSERVED = ("/3303/0/5750", "/3/0/13", "/3303/0/5700", "/3/0/0", "/3/0/1", "/3/0/2",
             "/3/0/3", "/4/0/0", "/1/0/1", "/19/0/3")
 PY = os.path.join(ROOT, ".venv", "bin", "python")
 
 
-def compile_mpy():
-    """The device code as .mpy (snapshot's mpy-cross) under build/targets/mpy."""
+def mpy_dir():
+    """Where compile_mpy puts the .mpy of the sources as they are now."""
+    import glob
     import build_mpy
+    files = []
+    for d in build_mpy.DIRS:
+        files += glob.glob(os.path.join(build.SRC, d, "*.py"))
+    return MPY_OUT + "-" + build._file_hash(files)
+
+
+def compile_mpy():
+    """The device code as .mpy (the snapshot's mpy-cross) under
+    build/targets/mpy-<key>: one folder per state of the sources, so runs in
+    parallel never see a half-written or stale tree."""
+    import build_mpy
+    out = mpy_dir()
+    if os.path.isdir(out):
+        return out
     old = build_mpy.MPY_CROSS, build_mpy.ROOT
     build_mpy.MPY_CROSS, build_mpy.ROOT = build.mpy_cross(), build.SRC
     try:
-        return build_mpy.build(out=MPY_OUT)
+        build_mpy.build(out=out + ".tmp%d" % os.getpid())
+        try:
+            os.rename(out + ".tmp%d" % os.getpid(), out)
+        except OSError:     # another run made it meanwhile
+            pass
     finally:
         build_mpy.MPY_CROSS, build_mpy.ROOT = old
+    return out
 
 
 class Client32:
-    """firmware/main.py on the 32-bit unix build, from MPY_OUT, heap in bytes."""
+    """firmware/main.py on the 32-bit unix build, from .mpy (compile_mpy), heap in bytes."""
 
     def __init__(self, uri, ep, *args, heap=None, mpy=True, frozen=False):
         argv = ["--server", uri, "--endpoint", ep, "--clock", "real"] + list(args)
@@ -49,7 +69,7 @@ class Client32:
             cmd += ["-X", "heapsize=%d" % heap]
         pre = "import sys\nsys.path.remove('')\n" if mpy else ""
         cmd += ["-c", pre + "from firmware import main\nmain.main(%r)" % argv]
-        env = dict(os.environ, MICROPYPATH=".frozen" if frozen else ".frozen:" + (MPY_OUT if mpy else build.SRC))
+        env = dict(os.environ, MICROPYPATH=".frozen" if frozen else ".frozen:" + (compile_mpy() if mpy else build.SRC))
         self.out = tempfile.TemporaryFile("w+")
         self.p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.out,
                                   stderr=subprocess.STDOUT, text=True)
@@ -151,6 +171,63 @@ def bisect(ok, lo, hi, step):
     return hi
 
 
+def min_heap(ok, lo, hi, step, window=4):
+    """The smallest heap from which on the session passes: a heap's layout
+    differs with its size, so near the limit a size can fail above one that
+    passed. Bisection, then the next `window` sizes up must pass too, else
+    the search goes on above the one that failed."""
+    seen = {}
+
+    def once(n):
+        if n not in seen:
+            seen[n] = ok(n)
+        return seen[n]
+    while True:
+        h = bisect(once, lo, hi, step)
+        if h is None:
+            return None
+        bad = [n for n in range(h + step, min(h + window * step, hi - step) + 1, step) if not once(n)]
+        if not bad:
+            return h
+        lo = bad[-1]
+
+
+COSTS = r"""
+import gc, sys
+sys.path[:] = PATH
+mods = MODS
+gc.collect()
+base = last = gc.mem_alloc()
+for m in mods:
+    try:
+        __import__(m)
+    except ImportError:
+        continue
+    gc.collect()
+    a = gc.mem_alloc()
+    print(m, a - last)
+    last = a
+print("TOTAL", last - base)
+"""
+
+
+def module_costs(frozen=False):
+    """{module: GC heap bytes its import takes} on the 32-bit build, for the
+    modules the DTLS session loads (client/ from .mpy, or frozen), in import
+    order, and "TOTAL"."""
+    mods = ["client.codes", "client.ids", "client.text", "client.model", "client.coap",
+            "client.exchange", "client.tlv", "client.render", "client.engine", "client.reg",
+            "client.client", "client.setup", "objects.security", "objects.server", "objects.device",
+            "objects.connmon", "objects.acl", "objects.firmware", "client.app", "objects.ipso",
+            "objects.appdata", "boards.unix", "firmware.main", "client.crypto", "client.dtls",
+            "client.report"]
+    path = [".frozen"] if frozen else [".frozen", compile_mpy()]
+    src = COSTS.replace("PATH", repr(path)).replace("MODS", repr(mods))
+    p = subprocess.run([build.unix32(frozen), "-X", "heapsize=1000000", "-c", src], capture_output=True,
+                       text=True, cwd=ROOT, timeout=60)
+    return {k: int(v) for k, v in (x.split() for x in p.stdout.splitlines())}
+
+
 def _all3(heap, frozen):
     # the real clock and sockets make a run near the limit vary (when the GC
     # runs, a retransmission): a heap counts when three runs in a row pass
@@ -177,19 +254,25 @@ def _measure(res):
     else:
         elf = build.qemu(build.QEMU_HEAP, harness=False)
         res["frozen_flash_kb"] = round(build.frozen_bytes(elf) / 1024, 1)
-        h = bisect(lambda n: qemu_session(n)[0], 8 * 1024, 64 * 1024, 512)
+        h = min_heap(lambda n: qemu_session(n)[0], 8 * 1024, 64 * 1024, 512)
         res["qemu_min_heap_kb"] = h and round(h / 1024, 1)
     if build.missing_tools("multilib"):
         print("bench_targets: " + build.missing_tools("multilib"))
         return
     compile_mpy()
     # DM operations in the server's default format (TLV), as the 64-bit figures
-    h = bisect(lambda n: _all3(n, False), 16 * 1024, 160 * 1024, 1024)
+    h = min_heap(lambda n: _all3(n, False), 16 * 1024, 160 * 1024, 1024, 2)
     res["min_heap_32_kb"] = h and h // 1024
     # the same with the device code frozen into the firmware (FROZEN_MANIFEST,
     # as firmware/manifest.py does for ESP32): code in flash, not in the heap
-    h = bisect(lambda n: _all3(n, True), 8 * 1024, 160 * 1024, 1024)
+    h = min_heap(lambda n: _all3(n, True), 8 * 1024, 160 * 1024, 1024, 2)
     res["min_heap_32_frozen_kb"] = h and h // 1024
+    # where it goes: the heap the device code itself takes once imported
+    for frozen, key in ((False, "heap_32_code_kb"), (True, "heap_32_frozen_code_kb")):
+        c = module_costs(frozen)
+        res[key] = round(c.pop("TOTAL") / 1024, 1)
+        print("bench_targets: %s, heaviest imports (B): %s" % (key, ", ".join(
+            "%s %d" % kv for kv in sorted(c.items(), key=lambda kv: -kv[1])[:8])))
 
 
 if __name__ == "__main__":
