@@ -138,7 +138,7 @@ def conn(c, uri, sec):
     s = uri.startswith("mqtts")
     h, p = tcp.hostport(uri, 8883 if s else 1883)
     pre = uri[uri.index("//") + 2:].partition("/")[2] or "lwm2m"
-    return Mqtt(c.board, h, p, tcp.tls_ctx(sec) if s else None, c.log, c.ep, pre, **getattr(c, "tcp_cfg", {}))
+    return Mqtt(c.board, h, p, tcp.ctx(sec) if s else None, c.log, c.ep, pre, **getattr(c, "tcp_cfg", {}))
 
 
 class Download:

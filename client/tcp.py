@@ -79,26 +79,6 @@ def sig(code, opt=None, val=b"", token=b""):
     return m
 
 
-def tls_ctx(sec):
-    # TLS context from the Security instance: PSK (mode 0) when the port's
-    # tls has it, certificates (mode 2: own /0/x/3 + /0/x/5, server's /0/x/4)
-    import tls
-    c = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
-    mode = sec.get(2)
-    if mode == 0:
-        c.psk_identity = sec.get(3, b"")
-        c.psk_key = sec.get(5, b"")
-    elif mode == 2:
-        if sec.get(3):
-            c.load_cert_chain(sec.get(3), sec.get(5))
-        if sec.get(4):
-            c.load_verify_locations(cadata=sec.get(4))
-            c.verify_mode = tls.CERT_REQUIRED
-    if mode != 2 or not sec.get(4):
-        c.verify_mode = tls.CERT_NONE
-    return c
-
-
 class Conn:
     reliable = True
     alert = None            # (the account closes a transport whose Register timed out)
@@ -349,8 +329,8 @@ class Conn:
             return self.retry or None
         if self.tx:
             return self._now() + 10
-        if self.pong_by is not None:
-            return self.pong_by
+        if self.pong_by is not None:    # looked at every 100 ms while a Pong is due
+            return min(self.pong_by, self._now() + 100)
         return min(self.last_rx, self.last_tx) + self.ka_ms
 
     def busy(self):
@@ -373,4 +353,10 @@ def conn(c, uri, sec):
     # Pong wait and queue-mode connection policy from the client's tcp_cfg
     s = uri.startswith("coaps")
     h, p = hostport(uri, 5684 if s else 5683)
-    return Conn(c.board, h, p, tls_ctx(sec) if s else None, c.log, **getattr(c, "tcp_cfg", {}))
+    return Conn(c.board, h, p, ctx(sec) if s else None, c.log, **getattr(c, "tcp_cfg", {}))
+
+
+def ctx(sec):
+    # a TLS context (client/tcptls.py, loaded for coaps+tcp:// and mqtts:// only)
+    from client.tcptls import tls_ctx
+    return tls_ctx(sec)

@@ -63,7 +63,7 @@ def _obs_numbers(obs):
 def test_full_session_and_broker_restart(broker):
     from bridge import Bridge
     with TcpServer() as srv, Bridge(("127.0.0.1", broker.port), ("127.0.0.1", srv.tcp_port)) as br:
-        c = DevClient("mqtt://127.0.0.1:%d/lwm2m" % broker.port, "m1", "--lifetime", "3000", "--tcp", "30,5")
+        c = DevClient("mqtt://127.0.0.1:%d/lwm2m" % broker.port, "m1", "--lifetime", "3000", "--tcp", "30,10")
         try:
             reg = srv.wait_registration("m1", timeout=20)
             assert reg.binding == "M"
@@ -78,8 +78,6 @@ def test_full_session_and_broker_restart(broker):
             assert srv.discover("m1", "/3/0", timeout=20).ok
             # the broker goes away and comes back on the same port
             broker.stop()
-            c.wait_line("tcp closed", timeout=20)
-            time.sleep(0.5)
             broker.start()
             n = len(srv.events)
             srv.wait_event("update", "m1", after=n, timeout=60)     # back: Update first

@@ -59,7 +59,7 @@ class H:
     def registered(self): return False
 b = Board()
 sec = SEC
-c = tcp.Conn(b, "127.0.0.1", PORT, tcp.tls_ctx(sec) if sec else None, print)
+c = tcp.Conn(b, "127.0.0.1", PORT, tcp.ctx(sec) if sec else None, print)
 ex = RExchange(c, b.clock, b.random, H())
 res = []
 ex.send(Msg(0, 1, 0, b"\x01\x02"), res.append)
