@@ -189,6 +189,7 @@ def test_strict_server_registers_the_client(strict, fmt, ct):
             assert p.get("ver") != "1.0", u
         # an instance created by the server: the Update carries the new list,
         # which passes the strict check as well
+        c.wait_line("registered")
         r = strict.request(Code.POST, ("19",), tlv_instance(5, [tlv_resource(3, "new")]), 11542)
         assert str(r.code) == "2.01 Created"
         kind, payload, code = strict.wait("update")
