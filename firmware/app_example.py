@@ -3,8 +3,11 @@
 # (client/app.py). Run it like the firmware, e.g. on the unix port:
 #   micropython firmware/app_example.py --server coap://127.0.0.1:5683 --endpoint valve-1
 # (it is firmware/main.py with --app app_example: same options, --help).
-from client.app import Obj, RW, E, BOOL, INT, NONE
-from objects.ipso import Temperature
+import sys
+if sys.path[0].endswith("firmware"):    # run as a script: the packages are in firmware/'s parent
+    sys.path.insert(1, sys.path[0][:-8])
+from client.app import Obj, RW, E, BOOL, INT, NONE  # noqa: E402
+from objects.ipso import Temperature  # noqa: E402
 
 
 # -- custom object: begin
@@ -44,7 +47,5 @@ def start(c):
 
 
 if __name__ == "__main__":
-    import sys
-    sys.path.insert(1, sys.path[0][:-8])    # the packages are in firmware/'s parent
     import main
     main.main(sys.argv[1:] + ["--app", "app_example"])

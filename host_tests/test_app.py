@@ -230,3 +230,19 @@ def test_fatal_error_deregisters_before_exiting():
             c.kill()
         out = c.output()
         assert out.index("fatal error RuntimeError('job failed'") < out.index("deregistered")
+
+
+def test_example_runs_as_a_script_from_anywhere(tmp_path):
+    import subprocess
+    from devclient import MICROPYTHON
+    with Server(port=0) as srv:
+        p = subprocess.Popen([MICROPYTHON, os.path.join(ROOT, "firmware", "app_example.py"), "--server",
+                              "coap://127.0.0.1:%d" % srv.port, "--endpoint", "script-ex", "--clock", "virtual",
+                              "--state", str(tmp_path)], cwd=str(tmp_path), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+        try:
+            reg = srv.wait_registration("script-ex", timeout=20)
+            assert "</33000/0>" in reg.objects
+        finally:
+            p.kill()
+            p.communicate(timeout=10)
