@@ -153,6 +153,7 @@ def unix32(frozen=False):
         if not os.path.exists(exe):
             top = tree()
             bdir = "build-32%s" % ("f" if frozen else "")
+            shutil.rmtree(os.path.join(top, "ports", "unix", bdir, "frozen_mpy"), ignore_errors=True)
             os.environ.update(H3_HARNESS="0", H3_SRC=SRC, H3_BOARDS="unix" if frozen else "")
             _make(["-C", os.path.join(top, "ports", "unix"), "BUILD=" + bdir,
                    "USER_C_MODULES=" + CMODS] + flags,
@@ -185,9 +186,12 @@ def qemu(heap=QEMU_HEAP, harness=True):
             top = tree()
             port = os.path.join(top, "ports", "qemu")
             build = os.path.join(port, "build-h3")
-            # only the heap's size changes between builds: recompile main.c
+            # only the heap's size changes between builds: recompile main.c;
+            # and the frozen .mpy anew (the manifest tool goes by mtimes, which
+            # a copy of the sources, H3_SRC, does not keep in order)
             for o in glob.glob(os.path.join(build, "main.*")):
                 os.unlink(o)
+            shutil.rmtree(os.path.join(build, "frozen_mpy"), ignore_errors=True)
             os.environ.update(H3_HARNESS="1" if harness else "0", H3_BOARDS="")
             os.environ["H3_SRC"] = SRC
             _make(["-C", port, "BOARD=MPS2_AN385", "BUILD=build-h3",
