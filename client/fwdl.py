@@ -92,6 +92,9 @@ def split(uri):
 
 
 def start(fw, uri, off, etag):
+    if uri.startswith("mq2m"):      # over the account's MQTT link (client/mq2m.py)
+        from client.mq2m import Mq2mDl
+        return Mq2mDl(fw, uri, off, etag)
     if uri.startswith("http"):
         from client.http import Http
         return Http(fw, uri, off, etag)

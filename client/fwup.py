@@ -32,7 +32,7 @@ BAD_URI = const(7)
 FAILED = const(8)
 BAD_PROTO = const(9)
 CANCELLED = const(10)
-PROTOS = ("coap", "coaps", "http", "https")     # /5/0/8 values 0..3
+PROTOS = ("coap", "coaps", "http", "https", "coap+tcp", "coaps+tcp", "mq2m")     # /5/0/8 values (6: mq2m, LwM2M over MQTT)
 _SAVE_EVERY = const(4096)   # bytes between persisted offsets of a download
 _POLL_MS = const(1000)
 

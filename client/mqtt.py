@@ -9,14 +9,10 @@
 # bridge confirms notifications. The Register says b=M (the letter of
 # LwM2M 1.2 for MQTT). Reconnects (broker restart) subscribe again and
 # re-send what was in flight, then Update (client/tcp.py Conn life cycle).
-# mq2m://owner/path?size=N: Download fetches it block-wise (Block2, the
-# device sets the pace): a GET with Uri-Host owner on the same topics.
-from micropython import const
+# mq2m://owner/path?size=N Package URIs (Firmware Update) come over this
+# link block-wise: client/mq2m.py.
 from client import tcp
-from client.coap import Msg, Malformed
-from client.codes import BLOCK2, GET, URI_PATH
-
-_HOST = const(3)        # Uri-Host: the owner of an mq2m:// resource
+from client.coap import Malformed
 
 
 def _s(t):
@@ -140,38 +136,3 @@ def conn(c, uri, sec):
     pre = uri[uri.index("//") + 2:].partition("/")[2] or "lwm2m"
     return Mqtt(c.board, h, p, tcp.ctx(sec) if s else None, c.log, c.ep, pre, **getattr(c, "tcp_cfg", {}))
 
-
-class Download:
-    # mq2m://owner/path?size=N through account srv: GET Block2 0, 1, ...
-    # each block to sink(offset, bytes); done(True) at the end, done(False)
-    # on an error. One block in flight: the device sets the pace.
-    def __init__(self, srv, uri, sink, done, szx=6):
-        r = uri[7:]
-        self.owner, _, r = r.partition("/")
-        self.path, _, q = r.partition("?")
-        self.size = int(q[5:]) if q.startswith("size=") else None
-        self.srv = srv
-        self.sink = sink
-        self.done = done
-        self.szx = szx
-        self.got = 0
-        self.get(0)
-
-    def get(self, num):
-        ex = self.srv.ex
-        m = Msg(0, GET, 0, ex.token()).add(_HOST, self.owner)
-        for x in self.path.split("/"):
-            m.add(URI_PATH, x)
-        m.add(BLOCK2, num << 4 | self.szx)
-        ex.send(m, self.on)
-
-    def on(self, r):
-        if not r or r.code != 0x45:
-            return self.done(False)
-        v = r.uint(BLOCK2, 0)
-        self.sink(self.got, r.payload)
-        self.got += len(r.payload)
-        if v & 8:
-            self.get((v >> 4) + 1)
-        else:
-            self.done(self.size is None or self.got == self.size)

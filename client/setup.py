@@ -30,7 +30,9 @@ def build(board, o, log, objs=()):
         srv.add(0, 1, lifetime=int(o.get("lifetime") or 300), binding=b)
         if o.get("bootstrap"):
             sec.add(1, o["bootstrap"], bootstrap=True, **kw)
-    c = Client(board, o.get("endpoint") or "mpy-client", [sec, srv, acl, Device(board), ConnMon(board), Firmware(board)] + list(objs), log=log,
+    # Firmware Update protocols (/5/0/8): + 6, mq2m:// over an MQTT account's link (client/mq2m.py)
+    fw_protos = (0, 1, 2, 3, 6) if (o.get("server") or "").startswith("mqtt") else (0, 1, 2, 3)
+    c = Client(board, o.get("endpoint") or "mpy-client", [sec, srv, acl, Device(board), ConnMon(board), Firmware(board, protos=fw_protos)] + list(objs), log=log,
                alt=o.get("alt") or "")
     if o.get("format"):     # preferred content format (e.g. 112 SenML CBOR for 1.1 servers)
         c.fmt = int(o["format"])
