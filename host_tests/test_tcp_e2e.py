@@ -211,3 +211,54 @@ def test_half_open_detected_reconnect_nothing_lost():
     assert made and set(made) <= set(got), (made, got)
     after = [o for k, o, p in _notes(box.upframes) if k >= 1]
     assert after == sorted(after)
+
+
+@pytest.mark.parametrize("policy", ["short", "long"])
+def test_queue_mode_over_tcp(policy):
+    """Queue mode (b=T, Q): short-lived (default) closes the connection when
+    the radio goes off and connects again per wake-up; long-lived keeps one
+    connection. Either way a request held by the server while the client
+    sleeps is answered after the wake-up Update."""
+    cfg = "60,10" + (",long" if policy == "long" else "")
+    with TcpServer(awake_s=1.0) as srv:
+        c = DevClient("coap+tcp://127.0.0.1:%d" % srv.tcp_port, "q1", "--lifetime", "300",
+                      "--binding", "TQ", "--awake", "2", "--tcp", cfg)
+        try:
+            reg = srv.wait_registration("q1", timeout=20)
+            assert reg.binding == "T" and reg.queue
+            for k in range(3):      # three wake-ups (Update every 207 s of client time)
+                n = len(srv.events)
+                srv.wait_event("update", "q1", after=n, timeout=30)
+            # a read while it sleeps: held, answered after the next wake-up's Update
+            time.sleep(0.2)
+            r = srv.read("q1", "/3/0/0", accept=TEXT, timeout=40)
+            assert r.payload == b"lwm2m-mpy"
+        finally:
+            c.kill()
+    out = c.output()
+    connects = out.count("tcp connect")
+    if policy == "short":
+        assert "tcp closed radio off" in out
+        assert connects >= 4        # the Register's, then one per wake-up
+    else:
+        assert "radio off" not in out
+        assert connects == 1        # one connection all along
+
+
+@pytest.mark.parametrize("uri,want", [
+    ("coap://127.0.0.1:9", "U -"),
+    ("coap+tcp://127.0.0.1:9", "T client.rexchange,client.tcp"),
+    ("coaps+tcp://127.0.0.1:9", "T client.rexchange,client.tcp,client.tcptls"),
+    ("mqtt://127.0.0.1:9", "M client.mqtt,client.rexchange,client.tcp")])
+def test_stream_modules_loaded_only_when_a_uri_needs_them(mp, uri, want):
+    out = mp(r"""
+import sys
+from boards.virtual import VirtualBoard
+from firmware.main import build, options
+c = build(VirtualBoard("/tmp"), options(["--server", "%s"]), None)
+c.servers[0].connect()
+m = sorted(m for m in ("client.tcp", "client.tcptls", "client.mqtt", "client.rexchange", "client.mq2m")
+           if m in sys.modules)
+print(c.servers[0].res(7), ",".join(m) or "-")
+""" % uri)
+    assert out.strip().splitlines()[-1] == want
