@@ -97,7 +97,8 @@ class CellularBoard:
     def _sms_on(self):
         # PDU mode, new messages indicated (once; also on first SMS use)
         if not self._smsmode:
-            self._smsmode = self.m.at("AT+CMGF=0") is not None
+            self._smsmode = True
+            self.m.at("AT+CMGF=0")
             self.m.at(_VENDOR[self.vendor][2])
 
     # ---- datagrams
@@ -172,5 +173,5 @@ class CellularBoard:
     def urcs(self):
         self.m.poll()
         s = self.sms
-        if s and s.poll() and not self.radio and self.client:
+        if s and self.m.cmd is None and s.poll() and not self.radio and self.client:
             self.client.wake()      # an SMS from our server: leave the radio-off sleep

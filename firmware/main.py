@@ -149,7 +149,8 @@ def main(argv):
         usage()
         return
     board = board_for(o, argv)
-    if o["modem"]:          # datagrams (and SMS) through an AT modem: boards/cellular.py
+    if o["modem"] and "modem" not in (o.get("cfg") or {}):     # (board.json's: boards/config.py)
+        # datagrams (and SMS) through an AT modem: boards/cellular.py
         from boards.cellular import CellularBoard
         dev, _, v = o["modem"].partition(",")
         board = CellularBoard(board, open(dev, "r+b"), v or "nrf91")
