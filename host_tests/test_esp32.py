@@ -106,12 +106,15 @@ def test_wifi_backoff_register_connmon_device(tmp_path):
         assert "deregistered" in c.output()
 
 
-def test_wifi_loss_and_recovery_nothing_lost(tmp_path):
+@pytest.mark.parametrize("con", [False, True], ids=["NON", "CON"])
+def test_wifi_loss_and_recovery_nothing_lost(tmp_path, con):
     with Server(port=0) as srv:
         d = device(tmp_path, srv.port, app="counter")
         c = Esp(d)
         try:
             srv.wait_registration(EP, timeout=20)
+            if con:     # CON notifications (/1/0/26): one in flight when the link drops waits for it
+                assert srv.write(EP, "/1/0/26", b"1", 0).code == "2.04"
             obs = srv.observe(EP, "/3303/0/5700", accept=0)
             deadline = time.time() + 10
             while len(obs.notifications) < 3 and time.time() < deadline:
@@ -133,8 +136,9 @@ def test_wifi_loss_and_recovery_nothing_lost(tmp_path):
             assert len(vals) >= lost + 8
             assert srv.read(EP, "/4/0/4/0", accept=0).payload == b"192.168.4.77"
             assert srv.read(EP, "/4/0/2", accept=0).payload == b"-70"
-            # the registration stayed: one Register
+            # the registration stayed: one Register; no CON was given up
             assert len([e for e in srv.events if e["kind"] == "register"]) == 1
+            assert "register failed" not in c.output() and obs.active
         finally:
             c.interrupt()
 
@@ -358,3 +362,37 @@ def test_reboot_and_factory_reset_really_reset(tmp_path):
             assert srv.read(EP, "/1/0/1", accept=0).payload == b"120"   # the factory value again
         finally:
             c.interrupt()
+
+
+def test_link_down_holds_a_con_in_flight(mp):
+    # board-agnostic (client/reg.py): a CON notification sent just before the
+    # link goes down is neither retransmitted nor given up while it is down
+    # (five minutes of virtual time, far past MAX_TRANSMIT_WAIT); back up, it
+    # goes again and its ACK completes it; an Update goes first
+    from mpharness import prelude
+    import ast
+    out = mp(prelude(600) + r"""
+b.online = True
+r = observe("/3303/0/5700", "pmin=0")
+req(PUT, "/1/0/26", payload=b"1", opts=[(CONTENT_FORMAT, 0)])
+n0 = len(sent)
+c.set((3303, 0, 5700), 7.0)
+c.step()                                # the CON notification goes out: not answered
+b.online = False
+end = b.clock.ms() + 300000
+while b.clock.ms() < end:               # no pump: the peer hears nothing anyway
+    c.step()
+    c.idle(end)
+down = [(m.t, m.code, m.mid) for t, m in sent[n0:]]
+b.online = True
+run(20000)
+after = [(m.t, m.code, m.mid, m.strs(URI_PATH)) for t, m in sent[n0:]][len(down):]
+print([down, after, c.servers[0].registered(), [bytes(m.payload) for t, m in sent[n0:] if m.code == 69]])
+""", timeout=120)
+    down, after, registered, vals = ast.literal_eval(out.strip().splitlines()[-1])
+    assert down[0][:2] == (0, 69) and len(down) == 1    # the CON 2.05 once, nothing while down
+    # back up: the same message again (same MID: a retransmission, not given
+    # up), then the Update (CON POST /rd/x) behind it (NSTART 1)
+    assert after[0][:3] == down[0] and all(a[2] == down[0][2] for a in after if a[1] == 69)
+    assert [a[3] for a in after if a[1] == 2] == [["rd", "x"]], after
+    assert registered and set(vals) == {b"7.0"}
