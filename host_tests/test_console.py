@@ -141,3 +141,34 @@ def test_console_on_a_terminal():
         if p.poll() is None:
             p.kill()
         os.close(master)
+
+
+def test_console_fota_push_and_pull(tmp_path):
+    fw = tmp_path / "fw.bin"
+    fw.write_bytes(os.urandom(5000))
+    port = free_port()
+    s = Proc("--port", str(port), "--script", "-")
+    cs = []
+    try:
+        s.wait("listening on")
+        for ep in ("fpush", "fpull"):
+            (tmp_path / ep).mkdir()
+            cs.append(DevClient("coap://127.0.0.1:%d" % port, ep, "--lifetime", "86400", state=str(tmp_path / ep), clock="real"))
+            s.wait("* registered %s" % ep)
+        s.cmd("fota push fpush %s" % fw, ["push 100%", "<- 2.04 Changed"])
+        i = s.cmd("read fpush /5/0/3 text", "<- 2.05 Content")[0]
+        assert s.lines[s.wait("", i + 1)].strip() == "2"       # Downloaded
+        s.cmd("fota pull fpull %s" % fw, ["serving coap://127.0.0.1:", "<- 2.04 Changed"])
+        for _ in range(50):     # the client downloads it: state 2 (Downloaded)
+            i = s.cmd("read fpull /5/0/3 text", "<- 2.05 Content")[0]
+            if s.lines[s.wait("", i + 1)].strip() == "2":
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("fpull did not download")
+        s.cmd("quit", "[server] stopped")
+    finally:
+        for c in cs:
+            c.kill()
+        if s.p.poll() is None:
+            s.p.kill()

@@ -9,6 +9,7 @@ import json
 import os
 import shlex
 import sys
+import tempfile
 import threading
 
 from . import formats
@@ -247,12 +248,12 @@ class Console(cmd.Cmd):
             code = push.push(self.srv, ep, pkg, say=self.say)
             self.say("<- %s" % code_text(code))
         elif how == "pull":
-            folder = os.path.join(os.path.dirname(os.path.abspath(path)), ".fota-serve")
-            os.makedirs(folder, exist_ok=True)
-            with open(os.path.join(folder, "pkg.bin"), "wb") as f:
-                f.write(pkg)
             if self.files is None:
+                folder = os.path.join(tempfile.mkdtemp(prefix="lwm2m-fota-"), "files")
+                os.mkdir(folder)
                 self.files = serve.CoapFiles(folder).start()
+            with open(os.path.join(self.files.folder, "pkg.bin"), "wb") as f:
+                f.write(pkg)
             uri = self.files.uri("pkg.bin")
             self.say("serving %s (%d bytes)" % (uri, len(pkg)))
             self.show(self.srv.write(ep, "/5/0/1", uri.encode(), 0), "/5/0/1")
