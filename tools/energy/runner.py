@@ -6,8 +6,9 @@ simulated modem), against a queue-mode server peer in the same process at
 rtt/2 from the device's network. Prints one JSON object: per-day snapshots of
 the modem's report, the radio-state trace, the client's radio flips, the
 server's Update times and request latencies."""
-import socket, os, json, sys
+import json, sys
 from simcell import CellBoard
+from peer import bind
 from firmware.main import build, options
 from client import coap
 from client.codes import (CON, ACK, RST, GET, PUT, POST, CREATED, CHANGED, DELETED, CONTENT,
@@ -21,22 +22,7 @@ MAX_RT = 4
 HALF = C["rtt_ms"] // 2  # device's network <-> server
 
 
-def _peer():
-    # a bound UDP socket on a free loopback port (the unix port has no
-    # getsockname: ports are tried from a random start)
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    p0 = 43000 + os.urandom(1)[0] * 37
-    for p in range(p0, p0 + 2000):
-        try:
-            s.bind(socket.getaddrinfo("127.0.0.1", p)[0][-1])
-            s.setblocking(False)
-            return s, p
-        except OSError:
-            pass
-    raise OSError("no free port")
-
-
-peer, port = _peer()
+peer, port = bind()
 trace = []
 b = CellBoard(C["state"], 0, C["policy"], C["t3324"], C["t3412"], C["setup_ms"], C["overhead"],
               ua=tuple(C["ua"]), inactivity=C["inactivity_ms"], paging=C["paging_ms"],

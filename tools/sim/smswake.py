@@ -11,29 +11,20 @@
 # prints one JSON line: delivery and Update times (client ms), the log.
 import sys
 import json
-import socket
+from peer import bind
 from boards.virtual import VirtualBoard
 from boards.cellular import CellularBoard
 from simat import SimAt
 from smsgw import Gateway
 from firmware.main import build, options
 from client import coap
-from client.codes import ACK, CON, CREATED, CHANGED, DELETED, POST, URI_PATH, LOCATION_PATH
+from client.codes import ACK, CON, CREATED, CHANGED, DELETED, POST, URI_PATH, URI_QUERY, LOCATION_PATH
 
 SERVER = "+4917000000001"
 vendor, state = sys.argv[1], sys.argv[2]
 sender = sys.argv[3] if len(sys.argv) > 3 else SERVER
 
-peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-port = 0
-for p in range(47000 + int.from_bytes(__import__("os").urandom(1), "big") * 20, 60000):
-    try:
-        peer.bind(socket.getaddrinfo("127.0.0.1", p)[0][-1])
-        port = p
-        break
-    except OSError:
-        pass
-peer.setblocking(False)
+peer, port = bind(47000)
 
 base = VirtualBoard(state, 2)
 sim = SimAt(base.clock, vendor, net=base, setup=1000)
@@ -51,21 +42,22 @@ queries = []
 
 
 def pump():
-    while True:
+    # the server: Register -> 2.01 at /rd/x, Update -> 2.04, De-register -> 2.02
+    for _ in range(16):
         try:
             d, a = peer.recvfrom(2048)
         except OSError:
             return
         m = coap.parse(d)
-        if m.code and m.code < 32:
-            path = m.strs(URI_PATH)
-            code = CREATED if path == ["rd"] else CHANGED if m.code == POST else DELETED
-            r = coap.Msg(ACK, code, m.mid, m.token)
-            if path == ["rd"]:
-                r.add(LOCATION_PATH, "rd").add(LOCATION_PATH, "x")
-                queries.append(m.strs(15))
-            ups.append((base.clock.ms(), code))
-            peer.sendto(coap.build(r), a)
+        if not 0 < m.code < 32:
+            continue
+        first = m.strs(URI_PATH) == ["rd"]
+        r = coap.Msg(ACK, (CHANGED, CREATED)[first] if m.code == POST else DELETED, m.mid, m.token)
+        if first:
+            r.add(LOCATION_PATH, "rd").add(LOCATION_PATH, "x")
+            queries.append(m.strs(URI_QUERY))
+        ups.append((base.clock.ms(), r.code))
+        peer.sendto(coap.build(r), a)
 
 
 def run(ms):
