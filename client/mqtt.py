@@ -120,7 +120,7 @@ class Mqtt(tcp.Conn):
                 return None
             try:
                 r = self.s.readinto(memoryview(b)[self.n:])
-            except OSError as e:
+            except (OSError, ValueError) as e:     # (tls: ValueError when verify fails)
                 return self._lost("read", e)
             if r < 0:
                 return self._lost("end of stream")
@@ -128,6 +128,7 @@ class Mqtt(tcp.Conn):
                 self._flush()
                 return None
             self.n += r
+            self.got = True
 
 
 def conn(c, uri, sec):

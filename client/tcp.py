@@ -101,13 +101,9 @@ class Conn:
         self.s = None
         self.st = _CLOSED
         self.buf = bytearray(MAX_RX + 16)
-        self.n = 0
         self.tx = b""
         self.ex = None          # the exchange: lost(), renewed(), pong(seq)
-        self.mms = MAX_RX       # the peer's Max-Message-Size (default until its CSM)
-        self.bwt = False
         self.ping_n = 0         # Pings sent; Pong tokens say which was answered
-        self.pong_by = None     # ms: Pong due (half-open detection)
         self.retry = 0          # ms: a reconnect is due (0: none)
         self.fails = 0
         self.conns = 0          # connections made (the first is not a reconnect)
@@ -129,9 +125,9 @@ class Conn:
         self.st = _CONN
         self.until = self._now() + self.conn_ms
         self.n = 0
-        self.mms = MAX_RX
+        self.got = False        # a byte received on this connection (TLS up)
+        self.mms = MAX_RX       # the peer's Max-Message-Size (default until its CSM)
         self.bwt = False
-        self.pong_by = None
         self.retry = 0
         # CSM first: our Max-Message-Size, block-wise transfer supported
         self.tx = frame(Msg(0, CSM).add(2, MAX_RX).add(4, b""))
@@ -145,10 +141,12 @@ class Conn:
                 self.log("tcp", "closed", why)
         self.st = _CLOSED
         self.tx = b""
-        self.pong_by = None
+        self.pong_by = None     # ms: Pong due (half-open detection)
 
     def _lost(self, why, e=None):
         # the connection broke: reconnect with back-off, the exchange re-sends
+        if self.ctx and not self.got and why in ("read", "write"):
+            self.error = "tls handshake %s" % e     # the account's back-off (reg)
         self.close("%s %s" % (why, e or ""))
         self.fails += 1
         self.retry = self._now() + (1000 << min(self.fails - 1, 6))
@@ -170,7 +168,7 @@ class Conn:
             return
         try:
             k = self.s.write(self.tx)
-        except OSError as e:
+        except (OSError, ValueError) as e:
             return self._lost("write", e)
         self.tx = self.tx[k:]
 
@@ -203,8 +201,6 @@ class Conn:
             if self.ctx and self.s.s is self.s.sock:
                 self.s.tls(self.ctx, self.host)
         except (OSError, ValueError) as e:
-            if self.ctx:
-                self.error = "tls %s" % e
             return self._lost("connect", e)
         self.st = _OPEN
         self.fails = 0
@@ -255,7 +251,7 @@ class Conn:
                 return None     # radio off (long-lived): held until it is on
             try:
                 r = self.s.readinto(memoryview(b)[self.n:])
-            except OSError as e:
+            except (OSError, ValueError) as e:     # (tls: ValueError when verify fails)
                 return self._lost("read", e)
             if r < 0:
                 return self._lost("end of stream")
@@ -263,6 +259,7 @@ class Conn:
                 self._flush()
                 return None
             self.n += r
+            self.got = True
 
     def _sig(self, m):
         c = m.code

@@ -262,3 +262,39 @@ m = sorted(m for m in ("client.tcp", "client.tcptls", "client.mqtt", "client.rex
 print(c.servers[0].res(7), ",".join(m) or "-")
 """ % uri)
     assert out.strip().splitlines()[-1] == want
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="openssl CLI not installed")
+@pytest.mark.parametrize("pinned", ["right", "wrong"])
+def test_tls_certificates_against_the_dev_server(tmp_path, pinned):
+    """coaps+tcp:// with certificates: the dev server's TLS listener, the
+    client verifying the server certificate it was given (/0/x/4) through
+    MicroPython's tls; a different certificate is refused (no registration)."""
+    def cert(name):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-keyout", str(tmp_path / (name + ".key")),
+                        "-out", str(tmp_path / (name + ".pem"))], check=True, capture_output=True)
+        subprocess.run(["openssl", "x509", "-in", str(tmp_path / (name + ".pem")), "-outform", "DER",
+                        "-out", str(tmp_path / (name + ".der"))], check=True)
+    cert("srv")
+    cert("other")
+    state = tmp_path / "state"
+    state.mkdir()
+    shutil.copy(tmp_path / ("srv.der" if pinned == "right" else "other.der"), state / "server.der")
+    with TcpServer(tls=(str(tmp_path / "srv.pem"), str(tmp_path / "srv.key"))) as srv:
+        c = DevClient("coaps+tcp://127.0.0.1:%d" % srv.tls_port, "c1", "--lifetime", "300",
+                      "--app", "host_tests.apps.tlscert", state=str(state))
+        try:
+            if pinned == "right":
+                try:
+                    srv.wait_registration("c1", timeout=20)
+                except TimeoutError:
+                    print(c.output()[-3000:]); raise
+                assert srv.read("c1", "/3/0/0", accept=TEXT, timeout=20).payload == b"lwm2m-mpy"
+            else:
+                c.wait_line("tls handshake", timeout=20)
+                assert "fatal" not in c.output()
+                with pytest.raises(TimeoutError):
+                    srv.wait_registration("c1", timeout=2)
+        finally:
+            c.kill()

@@ -42,7 +42,8 @@ class TcpServer(Server):
             sc.load_cert_chain(*self.tls)
             sc.set_alpn_protocols(["coap"])
             await ctx._append_tokenmanaged_transport(
-                lambda tman: TLSServer.create_server((self.host, self.tls_port), tman, ctx.log, loop, sc))
+                # (aiocoap adds 1 to a given port for TLS: 5683 -> 5684)
+                lambda tman: TLSServer.create_server((self.host, self.tls_port - 1), tman, ctx.log, loop, sc))
         # queue mode: a message on any connection says the client is awake
         for ri in ctx.request_interfaces[1:]:
             ti = ri.token_interface
