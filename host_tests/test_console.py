@@ -13,33 +13,20 @@ import time
 from devclient import DevClient, ROOT, free_port
 
 
-class Proc:
-    """The server as a subprocess: lines of its output collected by a thread."""
+class Proc(DevClient):
+    """The server as a subprocess, its output lines collected as DevClient's
+    (the reader thread and wait_line are DevClient's)."""
 
     def __init__(self, *args):
+        self.lines, self.echo, self.cv = [], None, threading.Condition()
         self.p = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "lwm2m_server.py")] + list(args),
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   text=True, bufsize=1, cwd=ROOT)
-        self.lines = []
-        self.cv = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.p.stdout:
-            with self.cv:
-                self.lines.append(line.rstrip("\n"))
-                self.cv.notify_all()
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
 
     def wait(self, text, after=0, timeout=20):
-        end = time.monotonic() + timeout
-        with self.cv:
-            while True:
-                for i in range(after, len(self.lines)):
-                    if text in self.lines[i]:
-                        return i
-                if time.monotonic() > end:
-                    raise TimeoutError("no %r in:\n%s" % (text, "\n".join(self.lines[-40:])))
-                self.cv.wait(0.2)
+        return self.wait_line(text, timeout, after)
 
     def cmd(self, line, expect, timeout=20):
         """Send a command; the index of the first line containing each expected text after it."""
