@@ -67,8 +67,8 @@ $(PEERS): tools/peers/package.json tools/peers/package-lock.json
 	@if command -v npm >/dev/null; then cd tools/peers && npm ci --no-audit --no-fund --loglevel=error \
 	  || echo "warning: npm ci failed: test_peers installs again or skips"; fi
 
-run: setup        ## the main job: client bootstraps, registers, scripted session (unix port)
-	$(PY) tools/run_demo.py
+run: setup        ## the main job: client bootstraps, registers, scripted session (unix port); MQTT=1: over LwM2M over MQTT
+	$(PY) tools/run_demo.py $(if $(MQTT),--mqtt)
 
 test: setup       ## run all host tests (pytest; 'no tests' fails)
 	$(VENV)/bin/pytest -q -n $(JOBS) host_tests; rc=$$?; \

@@ -60,6 +60,10 @@ class _Plain:
 
 
 def main(argv=sys.argv[1:]):
+    if "--mqtt" in argv:    # the same session over LwM2M over MQTT (tools/mqtt/demo.py)
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "mqtt"))
+        from demo import main as mqtt_demo
+        return mqtt_demo(say)
     secure = "--plain" not in argv
     front, scheme = (DtlsFront, "coaps") if secure else (_Plain, "coap")
     state = tempfile.mkdtemp(prefix="lwm2m-demo-")
