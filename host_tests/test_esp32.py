@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import MICROPYTHON, ROOT, run_mp
-from devclient import DevClient, free_port, stamps
+from devclient import DevClient, boots
 from lwm2m_server import Server
 
 FAKES = os.path.join(ROOT, "host_tests", "fakes")
@@ -198,20 +198,6 @@ print(a, time.ticks_ms(), k.ms() - m0)
     assert 110 <= dt < 1000     # the clock did not
 
 
-def boots(d, n, between=None, **kw):
-    out = []
-    for i in range(n):
-        c = Esp(d, **kw)
-        c.rc = c.p.wait(60)
-        c.t.join(5)
-        out.append(c)
-        if c.rc != 3:
-            break
-        if between:
-            between(i)
-    return out
-
-
 def test_deep_sleep_rtc_memory_restore_and_button(tmp_path):
     with Server(port=0) as srv:
         d = device(tmp_path, srv.port, binding="UQ", awake=1, deep=5, lifetime=120)
@@ -224,7 +210,7 @@ def test_deep_sleep_rtc_memory_restore_and_button(tmp_path):
                 s["wake"] = 2
                 s["off"] -= s["log"][-1][1] - 3000
                 (d / "chip.json").write_text(json.dumps(s))
-        bs = boots(d, 3, between)
+        bs = boots(None, None, n=3, between=between, make=lambda: Esp(d))
         out = [b.output() for b in bs]
         assert [b.rc for b in bs[:2]] == [3, 3], out
         # the hot state went to RTC memory (<= 2048 B), not to flash

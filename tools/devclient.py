@@ -116,14 +116,15 @@ class DevClient:
         self.kill()
 
 
-def boots(server_uri, ep, *args, n=3, state=None, between=None, **kw):
+def boots(server_uri, ep, *args, n=3, state=None, between=None, make=None, **kw):
     """Run the client through n deep sleeps (--deep): each boot runs until it
     powers down (exit code 3) and the next one starts from the saved state.
     between(i) runs while the device is powered down after boot i.
-    Returns the DevClient of every boot (its .lines, .rc)."""
+    Returns the DevClient of every boot (its .lines, .rc). make(): another
+    kind of boot (e.g. the ESP32 board on its fakes) instead of DevClient."""
     out = []
     for i in range(n):
-        c = DevClient(server_uri, ep, *args, state=state, **kw)
+        c = make() if make else DevClient(server_uri, ep, *args, state=state, **kw)
         c.rc = c.p.wait(60)
         c.t.join(5)
         out.append(c)
