@@ -94,7 +94,8 @@ def main():
     # figures other parts of the project provide, when they are there
     for mod, fn in (("bench_report", "measure"), ("dtls_bench", "measure_all"),
                     ("bench_bootstrap", "measure"), ("bench_parts", "measure"), ("bench_transport", "measure"), ("energy", "bench_figures"),
-                    ("bench_app", "measure"), ("targets.bench_targets", "measure"), ("bench_sms", "measure")):
+                    ("bench_app", "measure"), ("targets.bench_targets", "measure"), ("bench_sms", "measure"),
+                    ("deploy.bench_deploy", "measure")):
         try:
             res.update(getattr(__import__(mod, None, None, [fn]), fn)())
         except ImportError:
