@@ -43,6 +43,7 @@ class Server:
         self.c = client
         self.ssid = ssid
         self.uri = uri
+        self.asked = 0      # when to say a Register is not answered yet (0: said)
         self.state = IDLE
         self.due = 0        # ms: next registration action
         self.fails = 0
@@ -170,6 +171,7 @@ class Server:
         for x in q:
             m.add(URI_QUERY, x)
         self.state = REG
+        self.asked = self.c.board.clock.ms() + 10000    # a silent server is said so after 10 s
         self.c.log("register", self.uri, "lt=%d" % s[0])
 
         def done(r):
@@ -325,6 +327,9 @@ class Server:
                 self.update()
         elif self.state == OFF and self.due and now >= self.due:
             self.register()
+        elif self.state == REG and self.asked and now >= self.asked:
+            self.asked = 0
+            self.c.log("no answer from %s yet, retransmitting" % self.uri)
 
     def deadline(self):
         # (radio off: the deadlines as they are, one wakes the radio and the
@@ -338,6 +343,8 @@ class Server:
         if self.state in (IDLE, WAIT, OK) or (self.state == OFF and self.due):
             if d is None or self.due < d:
                 d = self.due
+        elif self.state == REG and self.asked and (d is None or self.asked < d):
+            d = self.asked      # the "no answer yet" line
         return d
 
     def registered(self):
