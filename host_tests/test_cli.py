@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from devclient import DevClient, ROOT, MICROPYTHON, free_port
+from devclient import DevClient, ROOT, MICROPYTHON, free_port, stamps
 from lwm2m_server import Server
 
 MAIN = os.path.join(ROOT, "firmware", "main.py")
@@ -101,7 +101,10 @@ def test_codes_with_reason_phrase_and_no_answer_line():
     port = free_port()
     c = DevClient("coap://127.0.0.1:%d" % port, "silent", "--duration", "200")
     try:
-        i = c.wait_line("no answer from")
+        # early (10 s), while the CoAP retransmissions go on, then when the attempt is given up
+        c.wait_line("no answer from coap://127.0.0.1:%d yet, retransmitting" % port)
+        assert 10 <= stamps(c, "no answer from")[0] < 10.5
+        i = c.wait_line("retry in")
         assert re.search(r"no answer from coap://127\.0\.0\.1:%d, retry in \d+ s" % port, c.lines[i])
     finally:
         c.kill()
