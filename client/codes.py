@@ -101,6 +101,15 @@ class CoapError(Exception):
         self.code = code
         self.msg = msg
 
+# DTLS session states (client/dtls.py, client/dtlscert.py: phase(), state names)
+DTLS_IDLE = const(0)
+DTLS_HELLO = const(1)
+DTLS_KEY = const(2)
+DTLS_CONNECTED = const(3)
+DTLS_FAILED = const(4)
+DTLS_CLOSED = const(5)
+DTLS_NAMES = ("idle", "hello", "key", "connected", "failed", "closed")
+
 
 def quiet(*a):
     # the log when none is given (callers test `log is not quiet` first: no

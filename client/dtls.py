@@ -3,20 +3,15 @@
 # (RFC 5487), extended master secret (RFC 7627), session resumption by session
 # id (RFC 5246 s7.3) and Connection ID (RFC 9146).
 # Dtls wraps a datagram transport (send/recv/close/sock) and has the same shape.
+# This module is the handshake; the record layer is client/dtlsrec.py.
 import os
 from hashlib import sha256
 from micropython import const
-from .crypto import prf, ct_eq, ccm, cbc_seal, cbc_open
-
-CCM8 = const(0xC0A8)
-CBC_SHA256 = const(0x00AE)
-
-# record content types
-_CCS = const(20)
-_ALERT = const(21)
-_HS = const(22)
-_APP = const(23)
-_CID = const(25)  # tls12_cid: record carrying a connection id (RFC 9146)
+from .crypto import prf, ct_eq
+from .dtlsrec import (Records, reassemble, CCM8, CBC_SHA256, CCS as _CCS, ALERT as _ALERT, HS as _HS,
+                      APP as _APP, CID as _CID)
+from .codes import (DTLS_IDLE as IDLE, DTLS_HELLO as HELLO, DTLS_KEY as KEY, DTLS_CONNECTED as CONNECTED,
+                    DTLS_FAILED as FAILED, DTLS_CLOSED as CLOSED, DTLS_NAMES as NAMES)
 # handshake message types
 _SH = const(2)
 _HVR = const(3)
@@ -47,6 +42,7 @@ def _int(b):
 
 
 class Dtls:
+    INTO = True  # send(buf, off, n) / recv(buf) as boards/unix.py's Udp
     timeout_ms = 1000  # RFC 6347 s4.2.4.1: initial retransmission timer, doubled
     max_timeout_ms = 60000  # on each retransmission up to this
     tries = 6  # retransmissions of one flight before giving up
@@ -62,12 +58,39 @@ class Dtls:
         self._suites = suites
         self.session = session  # bytes: len(sid) sid master(48) suite(2) ems(1)
         self._cid = cid
-        self.state = "idle"
+        self.rl = Records(rand, transport)
+        self._st = IDLE
         self.error = None
         self.alert = None  # the alert that ended the session (sent or received)
         self._due = None
         self._flight = None
         self._q = []
+
+    # -- the session state (numbers from client/codes.py), read through methods
+    def phase(self):
+        return self._st
+
+    def connected(self):
+        return self._st == CONNECTED
+
+    def idle(self):
+        return self._st == IDLE
+
+    def handshaking(self):
+        return self._st == HELLO or self._st == KEY
+
+    @property
+    def state(self):
+        # its name, for logs and tests
+        return NAMES[self._st]
+
+    @property
+    def _suite(self):
+        return self.rl.suite
+
+    @property
+    def _scid(self):
+        return self.rl.scid
 
     def start(self):
         s = self.session
@@ -75,16 +98,10 @@ class Dtls:
         self._crand = self._rand(32)
         self._srand = None
         self._cookie = b""
-        self._wseq = [0, 0]  # next record sequence number per write epoch
-        self._wep = 0
-        self._rep = 0  # read epoch
-        self._top = -1  # anti-replay window: highest seq seen and a 64-bit mask
-        self._win = 0
+        self.rl.reset()
         self._mseq = 0  # next handshake message_seq we send
         self._frags = {}  # message_seq -> [type, body, mask of bytes received]
-        self._rk = None
         self._next = []
-        self._scid = None  # connection id the server asked us to send
         self._res = False
         self._hello()
 
@@ -101,53 +118,42 @@ class Dtls:
             self._tmo = min(self._tmo * 2, self.max_timeout_ms)
             self._send(False)
 
-    def send(self, data):
-        # During the handshake (started here if idle) a few messages wait for it.
-        st = self.state
-        if st == "connected":
-            self.t.send(self._rec(_APP, 1, data))
-        elif st in ("failed", "closed"):
+    def send(self, data, off=0, n=-1):
+        # data[off:off + n] (all of it when n < 0). During the handshake
+        # (started here if idle) a few messages wait for it.
+        st = self._st
+        if n < 0:
+            n = len(data) - off
+        if st == CONNECTED:
+            self.rl.out(self.t, self.rl.seal(_APP, data, off, n, 1))
+        elif st == FAILED or st == CLOSED:
             raise OSError(_ENOTCONN)
         else:
-            self._q = self._q[-3:] + [bytes(data)]
-            if st == "idle":
+            self._q = self._q[-3:] + [bytes(memoryview(data)[off:off + n])]
+            if st == IDLE:
                 self.start()
 
     def close(self):
-        if self.state == "connected":
+        if self._st == CONNECTED:
             try:
                 self.t.send(self._rec(_ALERT, 1, b"\x01\x00"))  # warning close_notify
             except OSError:
                 pass
-        self.state = "closed"
+        self._st = CLOSED
         self._due = None
         self.t.close()
 
-    def recv(self):
-        # Datagrams until one carries application data; handshake records are
-        # consumed here, bad records dropped silently (RFC 6347 s4.1.2.7).
+    def recv(self, buf=None):
+        # Datagrams until one carries application data, read into buf (its
+        # length returned, 0: none) or returned as bytes (no buf). Handshake
+        # records are consumed here, bad records dropped silently (RFC 6347
+        # s4.1.2.7): client/dtlsrec.py reads the records.
         self.step()
-        while True:
-            d = self.t.recv()
-            if not d:
-                return None
-            self._old = False
-            app = None
-            i = 0
-            while i + 13 <= len(d):
-                n = _int(d[i + 11:i + 13])
-                body = d[i + 13:i + 13 + n]
-                try:
-                    r = self._record(d[i], d[i + 3:i + 11], body)
-                except (IndexError, ValueError, KeyError, TypeError):
-                    r = None  # malformed content
-                i += 13 + n
-                if app is None:
-                    app = r
-            if self._old and self._flight:
-                self._send(False)  # the server repeated its flight: ours was lost
-            if app is not None:
-                return app
+        out = buf if buf is not None else bytearray(len(self.rl.rbuf))
+        n = self.rl.read(self, out)
+        if buf is not None:
+            return n
+        return bytes(memoryview(out)[:n]) if n >= 0 else None
 
     def resumed(self):
         # connected without a full handshake (abbreviated, or a saved connection)
@@ -158,102 +164,64 @@ class Dtls:
         # (keys, sequence numbers) so a wake-up needs no handshake at all, else
         # the session for an abbreviated handshake. Secrets: keep in the board's
         # storage only.
-        if self.state != "connected" or not self._scid:
+        if self._st != CONNECTED or not self.rl.scid:
             return [self.session]
-        return [self.session, self._suite, self._wk, self._rk, self._wx, self._rx,
-                self._wseq[1], self._top, self._win, self._scid]
+        return [self.session] + self.rl.save()
 
     def load(self, v):
         # resume from save(): connected at once with a connection id
         self.session = v[0]
         if len(v) > 1:
-            (self._suite, self._wk, self._rk, self._wx, self._rx, n,
-             self._top, self._win, self._scid) = v[1:]
-            self._wseq = [0, n + 8]  # a margin: records sent after the save were lost
-            self._wep = self._rep = 1
+            self.rl.load(v[1:])
             self._res = True
             self._flight = None
             self._q = []
-            self.state = "connected"
+            self._st = CONNECTED
 
-    # --- record layer
+    # --- records (client/dtlsrec.py seals and opens them)
 
     def _rec(self, typ, ep, data):
-        seq = self._wseq[ep]
-        self._wseq[ep] = seq + 1
-        sn = (ep << 48 | seq).to_bytes(8, "big")
-        cid = b""
-        if ep:
-            cid = self._scid or b""
-            if cid:  # DTLSInnerPlaintext: content, real type, no padding
-                data = bytes(data) + bytes((typ,))
-                typ = _CID
-                pre = b"\xff" * 8 + bytes((_CID, len(cid), _CID)) + _V + sn + cid
-            else:
-                pre = sn + bytes((typ,)) + _V
-            if self._suite == CCM8:  # nonce: 4-byte salt + explicit 8 (= epoch, seq)
-                data = sn + ccm(self._wk, self._wx + sn, pre + _u16(len(data)), data)
-            else:
-                data = cbc_seal(self._wk, self._wx, self._rand(16), pre, data)
-        return bytes((typ,)) + _V + sn + cid + _u16(len(data)) + data
-
-    def _open(self, typ, sn, body):
-        if typ == _CID:  # we offer a zero-length CID, so none in the header
-            pre = b"\xff" * 8 + bytes((_CID, 0, _CID)) + _V + sn
-        else:
-            pre = sn + bytes((typ,)) + _V
-        if self._suite == CCM8:
-            if len(body) < 16:
-                return None
-            p = ccm(self._rk, self._rx + body[:8], pre + _u16(len(body) - 16), body[8:], 8, True)
-        else:
-            p = cbc_open(self._rk, self._rx, pre, body)
-        if p is not None and typ == _CID:
-            i = len(p) - 1
-            while i >= 0 and not p[i]:
-                i -= 1
-            if i < 0:
-                return None
-            return p[i], p[:i]
-        return p and (typ, p)
+        # one record as bytes (handshake flights, alerts)
+        return bytes(memoryview(self.rl.wbuf)[:self.rl.seal(typ, data, 0, len(data), ep)])
 
     def _record(self, typ, sn, body):
         ep = _int(sn[:2])
         seq = _int(sn[2:])
-        if ep != self._rep:
-            if ep < self._rep and typ == _HS:
+        rl = self.rl
+        if ep != rl.rep:
+            if ep < rl.rep and typ == _HS:
                 self._old = True
-            elif ep == 1 and self._rk and len(self._next) < 4:
+            elif ep == 1 and rl.rk and len(self._next) < 4:
                 self._next.append((typ, sn, body))  # Finished ahead of its CCS: keep
             return
         if ep:
             # anti-replay window of 64 (RFC 6347 s4.1.2.6), updated once authentic
-            d = self._top - seq
-            if d >= 64 or d >= 0 and self._win >> d & 1:
+            if not rl.fresh(seq):
                 return
-            r = self._open(typ, sn, body)
+            r = rl.unseal(typ, sn, body)
             if not r:
                 return
             typ, body = r
-            if d < 0:
-                self._win = (self._win << -d | 1) & 0xFFFFFFFFFFFFFFFF if d > -64 else 1
-                self._top = seq
-            else:
-                self._win |= 1 << d
-            if self.state == "connected" and typ != _HS:
+            rl.mark(seq)
+            if self._st == CONNECTED and typ != _HS:
                 self._flight = None  # the server has our last flight
+        return self._inner(typ, body, ep)
+
+    def _inner(self, typ, body, ep=1):
+        # an authentic record's content (of epoch ep)
+        rl = self.rl
         if typ == _APP:
-            return body if ep and self.state == "connected" else None
+            return body if ep and self._st == CONNECTED else None
         if typ == _ALERT:
             if body[1] == 0:  # close_notify: the session is over (mid-handshake: failed)
-                self.error = ("closed by the server" if self.state == "connected"
+                self.error = ("closed by the server" if self._st == CONNECTED
                               else "handshake failed: close_notify")
                 self.alert = 0
-                self.state = "closed"
+                self._st = CLOSED
                 self._due = None
             elif body[0] == 2:  # fatal
                 a = self.alert = body[1]
-                if self.state == "connected":
+                if self._st == CONNECTED:
                     msg = "alert: "
                 else:
                     msg = "handshake failed: "
@@ -261,48 +229,14 @@ class Dtls:
                         a = _ALERTS[a] + "/bad PSK?"
                 self._fail(msg + _ALERTS.get(a, str(a)))
         elif typ == _CCS:
-            if self._rk and not self._rep and body == b"\x01":
-                self._rep = 1
+            if rl.rk and not rl.rep and body == b"\x01":
+                rl.rep = 1
                 for r in self._next:
                     self._record(*r)
         elif typ == _HS:
-            self._hsrec(body)
+            reassemble(self, body)
 
     # --- handshake
-
-    def _hsrec(self, b):
-        # reassemble handshake fragments (RFC 6347 s4.2.3), process messages in order
-        while len(b) >= 12:
-            typ = b[0]
-            ln = _int(b[1:4])
-            ms = _int(b[4:6])
-            off = _int(b[6:9])
-            fl = _int(b[9:12])
-            f = b[12:12 + fl]
-            b = b[12 + fl:]
-            if len(f) != fl or off + fl > ln:
-                return
-            if ms < self._rseq:
-                if ms < self._fseq:
-                    self._old = True  # from the server's previous flight
-                continue
-            e = self._frags.get(ms)
-            if e is None:
-                if ms > self._rseq + 4 or ln > 1024 or self.state not in ("hello", "key"):
-                    continue
-                e = self._frags[ms] = [typ, bytearray(ln), bytearray(ln)]
-            if e[0] != typ or len(e[1]) != ln:
-                continue
-            e[1][off:off + fl] = f
-            e[2][off:off + fl] = b"\x01" * fl
-        while self.state in ("hello", "key"):
-            ms = self._rseq
-            e = self._frags.get(ms)
-            if e is None or b"\x00" in e[2]:
-                return
-            del self._frags[ms]
-            self._rseq += 1
-            self._msg(e[0], bytes(e[1]), ms)
 
     def _hsm(self, typ, body, ep=0):
         # one unfragmented handshake message, added to the transcript
@@ -330,7 +264,7 @@ class Dtls:
         self._rseq = self._mseq  # the server answers with our message_seq
         self._hs = bytearray()  # the cookie exchange stays out of the transcript
         self._flight = [self._hsm(1, b)]
-        self.state = "hello"
+        self._st = HELLO
         self._send()
 
     def _msg(self, typ, b, ms):
@@ -338,7 +272,7 @@ class Dtls:
             # HelloVerifyRequest: server_version(2), cookie<0..255>
             self._cookie = b[3:3 + b[2]]
             return self._hello()
-        if (typ == _FIN) != (self._rep == 1):
+        if (typ == _FIN) != (self.rl.rep == 1):
             return self._fail("handshake failed: unexpected_message", 10)
         m = bytes((typ,)) + _u24(len(b)) + _u16(ms) + b"\x00\x00\x00" + _u24(len(b)) + b
         if typ == _FIN:
@@ -353,8 +287,8 @@ class Dtls:
             self._frags = {}
             sid = self._sid
             if sid:
-                self.session = bytes((len(sid),)) + sid + self._ms + _u16(self._suite) + bytes((self._ems,))
-            self.state = "connected"
+                self.session = bytes((len(sid),)) + sid + self._ms + _u16(self.rl.suite) + bytes((self._ems,))
+            self._st = CONNECTED
             for m in self._q:  # what the application sent meanwhile
                 self.send(m)
             self._q = []
@@ -363,7 +297,7 @@ class Dtls:
         full = self._srand and not self._res
         if typ == _SH and self._srand is None:
             self._sh(b)
-        elif typ == _SHD and full and self.state == "hello":
+        elif typ == _SHD and full and self._st == HELLO:
             self._kx()
         elif typ != _SKE or not full:  # ServerKeyExchange only has a PSK identity hint
             self._fail("handshake failed: unexpected_message", 10)
@@ -379,7 +313,7 @@ class Dtls:
         suite = _int(b[i:i + 2])
         if suite not in self._suites or b[i + 2]:
             return self._fail("handshake failed: illegal_parameter", 47)
-        self._suite = suite
+        self.rl.suite = suite
         ems = 0
         i += 3
         end = i + 2 + _int(b[i:i + 2])
@@ -391,7 +325,7 @@ class Dtls:
             if t == _EMS:
                 ems = 1
             elif t == _EXT_CID and self._cid:
-                self._scid = v[1:1 + v[0]]
+                self.rl.scid = v[1:1 + v[0]]
         self._ems = ems
         s = self.session
         if sid and sid == self._sid:  # the server resumes our session
@@ -415,21 +349,22 @@ class Dtls:
             self._ms = prf(pms, b"master secret", self._crand + self._srand, 48)
         self._keys()
         self._ccs_fin(cke)
-        self.state = "key"
+        self._st = KEY
 
     def _ccs_fin(self, *first):
         self._flight = list(first) + [(_CCS, 0, b"\x01"),
                                       self._hsm(_FIN, self._fin(b"client finished"), 1)]
-        self._wep = 1
+        self.rl.wep = 1
         self._send()
 
     def _keys(self):
-        c = self._suite == CCM8
+        s = self.rl.suite
+        c = s == CCM8
         k = prf(self._ms, b"key expansion", self._srand + self._crand, 40 if c else 96)
         if c:  # client/server write keys, then 4-byte implicit nonce salts
-            self._wk, self._rk, self._wx, self._rx = k[:16], k[16:32], k[32:36], k[36:]
+            self.rl.keys(s, k[:16], k[16:32], k[32:36], k[36:])
         else:  # client/server MAC keys, then write keys
-            self._wx, self._rx, self._wk, self._rk = k[:32], k[32:64], k[64:80], k[80:]
+            self.rl.keys(s, k[64:80], k[80:], k[:32], k[32:64])
 
     def _send(self, new=True):
         # (re)send the current flight as one datagram; new records, new sequence numbers
@@ -450,10 +385,10 @@ class Dtls:
         if alert:
             self.alert = alert
             try:
-                self.t.send(self._rec(_ALERT, self._wep, bytes((2, alert))))
+                self.t.send(self._rec(_ALERT, self.rl.wep, bytes((2, alert))))
             except OSError:
                 pass
-        self.state = "failed"
+        self._st = FAILED
         self.error = msg
         self._due = None
         self._flight = None

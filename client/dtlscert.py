@@ -22,6 +22,8 @@
 # the mbedTLS retransmission timer (1 s doubling to 60 s, fixed).
 import io
 from micropython import const
+from client.codes import (DTLS_IDLE as IDLE, DTLS_HELLO as HELLO, DTLS_CONNECTED as CONNECTED,
+                          DTLS_FAILED as FAILED, DTLS_CLOSED as CLOSED, DTLS_NAMES as NAMES)
 from tls import SSLContext, PROTOCOL_DTLS_CLIENT, CERT_OPTIONAL, CERT_REQUIRED
 
 _ENOTCONN = const(107)
@@ -99,15 +101,32 @@ class DtlsCert:
         self._u = 3 if usage is None else usage
         self._sni = sni or None
         self._now = now_ms
-        self.state = "idle"
+        self._st = IDLE
         self.error = None
         self.alert = None  # last alert seen on the wire (received or sent), if in the clear
         self._s = None
         self._q = []
         self._rx = []
 
+    # the session state (numbers from client/codes.py), read through methods
+    def phase(self):
+        return self._st
+
+    def connected(self):
+        return self._st == CONNECTED
+
+    def idle(self):
+        return self._st == IDLE
+
+    def resumed(self):
+        return False    # no session resumption here: a new session registers again
+
+    @property
+    def state(self):
+        return NAMES[self._st]
+
     def start(self):
-        self.state = "hello"
+        self._st = HELLO
         self._end = self._now() + self.handshake_ms
         self._ccs = self._fin = self._bad = 0
         self._in = False
@@ -184,51 +203,51 @@ class DtlsCert:
             return self._fail("closed by the server (close_notify)")
         if r:
             self._rx = self._rx[-3:] + [r]
-        if self.state == "hello" and self._ccs and self._fin:
-            self.state = "connected"
+        if self._st == HELLO and self._ccs and self._fin:
+            self._st = CONNECTED
             q, self._q = self._q, []
             for m in q:
                 self.send(m)
 
     def deadline(self):
-        if self.state == "hello":
+        if self._st == HELLO:
             return min(self._now() + self.poll_ms, self._end)
         return None
 
     def step(self):
-        if self.state == "hello":
+        if self._st == HELLO:
             if self._now() - self._end >= 0:
                 return self._fail("timeout (no answer)")
             self._pump()
 
     def send(self, data):
-        st = self.state
-        if st == "connected":
+        st = self._st
+        if st == CONNECTED:
             try:
                 if self._s.write(data) is None:
                     # mbedTLS is still in the handshake (a forged record made
                     # _look() early): back to waiting for it
-                    self.state = "hello"
+                    self._st = HELLO
                     self._q = self._q[-3:] + [bytes(data)]
             except (OSError, ValueError) as e:
                 self._fail(e)
-        elif st in ("failed", "closed"):
+        elif st == FAILED or st == CLOSED:
             raise OSError(_ENOTCONN)
         else:
             self._q = self._q[-3:] + [bytes(data)]
-            if st == "idle":
+            if st == IDLE:
                 self.start()
 
     def recv(self):
-        if self.state == "hello":
+        if self._st == HELLO:
             self.step()
-        elif self.state == "connected" and not self._rx:
+        elif self._st == CONNECTED and not self._rx:
             self._pump()
         return self._rx.pop(0) if self._rx else None
 
     def close(self):
         self._drop()
-        self.state = "closed"
+        self._st = CLOSED
         self.t.close()
 
     def _drop(self):
@@ -252,6 +271,6 @@ class DtlsCert:
             m = pre + "; ".join([x for x in m.split("\n") if x])  # verify info: lines
         if self.alert is not None:
             m += " (alert %d %s)" % (self.alert, "received" if self._in else "sent")
-        self.error = ("handshake failed: " if self.state == "hello" else "") + m
-        self.state = "failed"
+        self.error = ("handshake failed: " if self._st == HELLO else "") + m
+        self._st = FAILED
         self._drop()

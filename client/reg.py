@@ -39,6 +39,8 @@ def parse_uri(uri):
 
 class Server:
     # one LwM2M server account: its transport, exchange and registration
+    grant = None    # (a local peer's access check: client/local.py; none here)
+
     def __init__(self, client, ssid, uri):
         self.c = client
         self.ssid = ssid
@@ -58,8 +60,9 @@ class Server:
 
     def res(self, rid, default=None):
         # a resource of this account's Server object instance
-        o = self.c.objs[1]
-        for i in o.inst.values():
+        o = self.c.objs[1].inst
+        for k in o:     # (keys, not values(): no view object per call)
+            i = o[k]
             if i.get(SRV_SSID) == self.ssid:
                 return i.get(rid, default)
         return default
@@ -287,14 +290,16 @@ class Server:
         # connection keeps the registration; a full one means Register again
         # (transport spec §6.4.3). True while the handshake is under way.
         tr = self.ex.tr
-        st = getattr(tr, "state", None)
-        if st == "idle":
+        if not hasattr(tr, "phase"):    # not DTLS
+            self.fresh = False
+            return False
+        if tr.idle():
             tr.start()
-        elif st == "connected" and not tr.resumed():
+        elif tr.connected() and not tr.resumed():
             self.c.log("full handshake: register again")
             self.register()
             return True
-        self.fresh = st not in (None, "connected")
+        self.fresh = not tr.connected()
         return self.fresh
 
     def link(self):

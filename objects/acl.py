@@ -70,7 +70,7 @@ class AccessControl(Obj):
         if len(path) == 1:
             # object level: allowed when some instance is readable; the
             # engine leaves out the others
-            return not o.inst or any(self.check(srv, R, (oid, i)) for i in o.inst)
+            return self._some(srv, oid, o)
         iid = path[1]
         if iid not in o.inst:
             return True
@@ -82,6 +82,15 @@ class AccessControl(Obj):
             # no ACL instance: a server manages its own Server instance
             r = _OWNER if oid == 1 and o.inst[iid].get(0) == ssid else 0
         return bool(r & op)
+
+    def _some(self, srv, oid, o):
+        # (a loop, not a generator in check: check allocates nothing per call)
+        if not o.inst:
+            return True
+        for i in o.inst:
+            if self.check(srv, R, (oid, i)):
+                return True
+        return False
 
     def track(self, srv, path):
         if len(path) < 2:

@@ -157,9 +157,9 @@ def dtls_record():
     out = bytearray(256)
 
     def f():
-        n = rl.seal(23, msg, 0, len(msg))      # our record, in rl.wbuf
-        m = peer_rl.seal(23, msg, 0, len(msg))
-        k = rl.open(peer_rl.wbuf, 0, m, out)   # the peer's record, opened into out
+        n = rl.seal(23, msg, 0, len(msg), 1)       # our record, in rl.wbuf
+        m = peer_rl.seal(23, msg, 0, len(msg), 1)
+        k = rl.open(peer_rl.wbuf, 0, out)       # the peer's record, opened into out
         if k != len(msg) or n != m:
             raise ValueError
     return f
