@@ -3,7 +3,7 @@
 # are firmware/main.py's options - server, endpoint, lifetime, binding,
 # bootstrap, psk-identity, psk-key, state, awake, deep, app, format - plus the
 # board's own sections: "board" (else picked from sys.platform), "wifi"
-# {ssid, password, timeout_s, backoff_s, backoff_max_s}, "ntp" (a server),
+# {ssid, password, timeout_s, backoff_s, backoff_max_s, off_s}, "ntp" (a server),
 # "pins" {battery, battery_divider, battery_mv, button}, "watchdog_s",
 # "lightsleep_ms", "modem" {uart, baud, tx, rx, vendor (nrf91|sim7080|bg95),
 # pwrkey, msisdn}: a cellular modem on a UART for the network instead of Wi-Fi.

@@ -52,6 +52,10 @@ class Board(Unix):
         self.rssi = 0
         self.synced = False     # NTP
         self.slice = 1000       # ms: longest wait without looking at the link
+        self.nap = 60000        # ms: longest radio-off light sleep (the watchdog's half)
+        off = w.get("off_s")    # radio-off waits this long or more: Wi-Fi off
+        self.wifi_off = None if off is None else int(off * 1000)
+        self.off = False        # Wi-Fi switched off by us (radio off)
         self.light = int(cfg.get("lightsleep_ms", 20))  # radio-off waits this long or more: lightsleep
         self.wdt = None
         self.wlan = network.WLAN(network.STA_IF)
@@ -68,6 +72,8 @@ class Board(Unix):
         if pins.get("button") is not None:
             self.btn = machine.Pin(pins["button"], machine.Pin.IN, machine.Pin.PULL_UP)
             self.btn.irq(self._press, machine.Pin.IRQ_FALLING)
+            import esp32        # ext0: the button also ends a light or deep sleep
+            esp32.wake_on_ext0(self.btn, esp32.WAKEUP_ALL_LOW)
         # this boot: a deep-sleep wake restores the hot state, anything else
         # (power on, reset button, watchdog, machine.reset) starts afresh
         self.cause = machine.reset_cause()
@@ -110,6 +116,12 @@ class Board(Unix):
         # Wi-Fi state machine, run from wait(): True when connected
         w = self.wlan
         now = self.clock.ms()
+        if self.off:            # switched off for a radio-off sleep
+            if not self.radio:
+                return False
+            self.off = False
+            w.active(True)
+            self.next = now
         if w.isconnected():
             if not self.online:
                 self.online = True
@@ -199,6 +211,7 @@ class Board(Unix):
         if s and not self.wdt:
             self.wdt = machine.WDT(timeout=int(s * 1000))
             self.slice = min(self.slice, int(s * 500))
+            self.nap = min(self.nap, int(s * 500))
         if self.pressed:
             self._wake()
 
@@ -219,7 +232,8 @@ class Board(Unix):
     def wait(self, ms):
         # until a datagram, the deadline (ms), a link change or the button.
         # The watchdog is fed here: a step() that never returns resets the
-        # chip. Radio off: lightsleep (RAM and Wi-Fi association kept).
+        # chip. Radio off: lightsleep (RAM and Wi-Fi association kept); a
+        # long one with the Wi-Fi off (wifi "off_s"), on again for the radio.
         end = self.clock.ms() + int(ms)
         was = self.online
         while True:
@@ -231,12 +245,19 @@ class Board(Unix):
             left = end - self.clock.ms()
             if left <= 0 or self.online != was:
                 return
-            t = min(left, self.slice)
+            if not self.radio and self.online and self.wifi_off is not None and left >= self.wifi_off:
+                self.log("wifi off")
+                self.wlan.active(False)
+                self.off = True
+                self.online = was = False
+            t = min(left, self.slice if self.radio else self.nap)
             if self.radio and self.online:
                 if self.poll.poll(t):
                     return
             elif not self.radio and t >= self.light:
                 machine.lightsleep(t)
+                if self.btn and not self.btn.value():
+                    self.pressed = True     # ext0 ended the light sleep
             else:
                 time.sleep_ms(min(t, 50))   # connecting
 
@@ -269,11 +290,9 @@ class Board(Unix):
             pass
 
     def deep_sleep(self, ms):
+        # (the button's ext0 wake source is set since __init__)
         for t in list(self.open):
             t.close()
-        if self.btn:
-            import esp32
-            esp32.wake_on_ext0(self.btn, esp32.WAKEUP_ALL_LOW)
         self.wlan.active(False)
         machine.deepsleep(int(ms))
 

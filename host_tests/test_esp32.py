@@ -230,6 +230,29 @@ def test_deep_sleep_rtc_memory_restore_and_button(tmp_path):
         assert ["wake_on_ext0", 0, 0] in log
 
 
+def test_queue_mode_wifi_off_and_button_wake(tmp_path):
+    # queue mode: after the awake window the radio goes off; a radio-off wait
+    # of wifi off_s or more switches the Wi-Fi off (light sleeps); the button
+    # (ext0) ends the light sleep, wakes the client: Wi-Fi on, Update first
+    with Server(port=0) as srv:
+        wifi = {"ssid": "lab", "password": "pw", "timeout_s": 2, "backoff_s": 0.2, "off_s": 2}
+        d = device(tmp_path, srv.port, binding="UQ", awake=1, lifetime=300, wifi=wifi)
+        c = Esp(d)
+        try:
+            srv.wait_registration(EP, timeout=20)
+            i = c.wait_line("wifi off", timeout=20)
+            n = len(srv.events)
+            time.sleep(0.5)
+            set_ap(d, pins={"0": 0})            # the button pressed
+            j = c.wait_line("button", after=i, timeout=10)
+            c.wait_line("wifi up", after=j, timeout=10)
+            srv.wait_event("update", EP, timeout=10, after=n)
+            assert c.wait_line("updated", after=j, timeout=10) > j
+        finally:
+            set_ap(d, pins={"0": 1})
+            c.interrupt()
+
+
 def test_sleep_image_flash_fallback_and_power_on(tmp_path):
     # an image over 2048 B goes to flash; a boot that is not a deep-sleep wake
     # (power on, reset) drops a stale image

@@ -65,8 +65,15 @@ def deepsleep(ms=0):
 
 
 def lightsleep(ms=None):
+    # a pause; the ext0 pin going to its level ends it early
     note("lightsleep", ms)
-    time.sleep_ms(ms or 0)
+    end = time.ticks_add(time.ticks_ms(), ms or 0)
+    while time.ticks_diff(end, time.ticks_ms()) > 0:
+        time.sleep_ms(min(20, time.ticks_diff(end, time.ticks_ms())))
+        e = chip.get("ext0")
+        if e and ap().get("pins", {}).get(str(e[0]), 1) == e[1]:
+            note("ext0 wake")
+            return
 
 
 def reset():

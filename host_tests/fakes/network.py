@@ -43,6 +43,7 @@ class WLAN:
         if v is None:
             return self._active
         self._active = bool(v)
+        note("wifi active", int(self._active))
         if not v:
             self._st = STAT_IDLE
             self._t0 = None
