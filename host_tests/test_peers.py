@@ -46,9 +46,19 @@ def ok(r):
     return r
 
 
-def test_register_and_device_management(peer):
+@pytest.fixture
+def clients():
+    # the DevClients of a test: their output goes with a failure
+    made = []
+    yield made
+    for c in made:
+        print("--- client output:\n" + "\n".join(c.lines[-60:]))
+
+
+def test_register_and_device_management(peer, clients):
     ep = "np-dm"
     c = DevClient("coap://127.0.0.1:%d" % peer.port, ep, "--lifetime", "600", "--app", APP)
+    clients.append(c)
     try:
         reg = peer.wait_event("register", ep)
         assert reg["lt"] == "600" and reg["lwm2m"] == "1.1" and reg["b"] == "U"
@@ -94,9 +104,10 @@ def test_register_and_device_management(peer):
         c.kill()
 
 
-def test_observe_then_cancel(peer):
+def test_observe_then_cancel(peer, clients):
     ep = "np-obs"
     c = DevClient("coap://127.0.0.1:%d" % peer.port, ep, "--lifetime", "3600", "--app", APP)
+    clients.append(c)
     try:
         peer.wait_event("register", ep)
         ok(peer.call("attrs", ep=ep, path="/3303/0/5700", attrs={"pmin": 1}))
@@ -120,7 +131,7 @@ def test_observe_then_cancel(peer):
         c.interrupt()
 
 
-def test_queue_mode(peer):
+def test_queue_mode(peer, clients):
     # binding UQ, awake window 1 s (real clock): the radio goes off; an
     # application event (host_tests/apps/waker.py, every 3 s) wakes it, the
     # Update goes first, then the peer's request is served and the stored
@@ -128,6 +139,7 @@ def test_queue_mode(peer):
     ep = "np-queue"
     c = DevClient("coap://127.0.0.1:%d" % peer.port, ep, "--lifetime", "600", "--binding", "UQ",
                   "--awake", "1", "--app", "host_tests.apps.waker", clock="real")
+    clients.append(c)
     try:
         reg = peer.wait_event("register", ep)
         assert reg["b"] == "U"
