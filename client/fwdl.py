@@ -18,7 +18,7 @@ from client.block import opt, enc
 MAGIC = b"LWF1"
 _HDR = const(44)
 _SZX = const(6)     # 1024-byte blocks
-_TRIES = const(3)   # a block that times out this many times in a row: connection lost
+_TRIES = const(5)   # a block that times out this many times in a row: connection lost
 
 
 class Sink:
@@ -166,6 +166,8 @@ class CoapDl:
         skip = self.off - b[0] * size
         if skip < 0 or skip > len(r.payload):
             return self.ask(self.off // size, b[2])
+        if b[1] and len(r.payload) != size:
+            return self.ask(self.off // size, b[2])     # not a whole block: again
         d = r.payload[skip:]
         self.off += len(d)
         if not fw.feed(d):
@@ -178,7 +180,7 @@ class CoapDl:
     def step(self, now):
         if not self.b.radio:
             return      # paused while the radio is off
-        for _ in range(16):
+        for _ in range(16):     # one datagram per recv() (a stream readinto would merge them)
             d = self.tr.recv()
             if not d:
                 break
