@@ -162,8 +162,8 @@ class CellularBoard:
             import select
             b.poll.register(self.uart, select.POLLIN)
             self._fd = True
-        if self._fd or not hasattr(self.uart, "any"):
-            b.wait(ms)
+        if self._fd or due or not hasattr(self.uart, "any"):
+            b.wait(ms)      # (a simulated modem says when it has something: due())
         else:               # a machine.UART: look in small slices
             end = now + ms
             while not self.uart.any() and self.clock.ms() < end:

@@ -23,8 +23,8 @@ SERVER = "+4917000000001"
 WAKE = os.path.join(ROOT, "tools", "sim", "smswake.py")
 
 
-def wake_run(vendor, tmp, sender=None):
-    args = [MICROPYTHON, WAKE, vendor, str(tmp)] + ([sender] if sender else [])
+def wake_run(vendor, tmp, sender=None, mode=None):
+    args = [MICROPYTHON, WAKE, vendor, str(tmp)] + ([sender or SERVER, mode] if mode else [sender] if sender else [])
     p = subprocess.run(args, cwd=ROOT, env=mp_env(), capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -47,6 +47,19 @@ def test_sms_trigger_wakes_the_sleeping_client_with_an_update(vendor, tmp_path):
     assert log[2][0] - t <= 100                 # ... within one round trip (rtt 0 here)
     assert r["answers"] == [0x44]               # the Execute's 2.04, by SMS
     assert r["mo"] == 1 and r["pdus"] == 1
+
+
+def test_sms_to_a_modem_in_psm_wakes_the_client_at_the_next_tau(tmp_path):
+    # the modem in PSM (T3324 4 s): no SMS reaches it; the network keeps it
+    # and delivers it when the modem next leaves PSM, here its periodic TAU
+    # (T3412 600 s after entering PSM) - long before the client's own next
+    # deadline (lifetime 24 h): woken there, the Update follows at once
+    r = wake_run("nrf91", tmp_path, mode="psm")
+    assert r["asleep"] == [1, False, 0]         # modem in PSM
+    log = [(x[0], x[1]) for x in r["log"] if x[0] >= r["t_sms"]]
+    assert [k for _, k in log[:3]] == ["wake", "execute", "updated"]
+    assert r["taus"] == 1 and 600000 < log[0][0] < 700000
+    assert log[2][0] - log[0][0] <= 100 and r["answers"] == [0x44]
 
 
 def test_sms_from_an_unknown_number_is_ignored_and_logged(tmp_path):

@@ -11,7 +11,7 @@
 #   on_mo    callback(pdu bytes incl. the SMSC octet): a mobile-originated
 #            SMS for the SMS centre (tools/sim/smsgw.py)
 from binascii import hexlify, unhexlify
-from simmodem import SimModem, Link
+from simmodem import SimModem, Link, CONN
 from boards.modem import RAI_ONGOING, RAI_NONE, RAI_ONE
 
 _LIMIT = 512    # lines kept for the host to read
@@ -122,6 +122,8 @@ class SimAt(SimModem):
         # when a paged downlink or an SMS is delivered (the board waits no longer)
         d = [s[0].due() for s in self.socks.values() if s[0] and s[0].due() is not None]
         d += [self.mt[0][0]] if self.mt else []
+        n = self._next() if self.smsc else None     # kept SMS go at the next PSM exit (TAU)
+        d += [n[0]] if n and n[1] == CONN else []
         return min(d) if d else None
 
     # ---- sockets

@@ -7,7 +7,9 @@
 # an Execute on /1/0/8 by SMS; the modem (reachable by paging while its
 # active timer runs) delivers it (+CMT), the board wakes the client, it
 # answers 2.04 by SMS and sends an Update over UDP.
-#   micropython smswake.py VENDOR STATE_DIR [SENDER]
+# With MODE "psm" the modem sleeps in PSM (T3324 4 s, T3412 600 s): the SMS
+# centre keeps the SMS until the modem's periodic TAU, which delivers it.
+#   micropython smswake.py VENDOR STATE_DIR [SENDER [MODE]]
 # prints one JSON line: delivery and Update times (client ms), the log.
 import sys
 import json
@@ -23,6 +25,7 @@ from client.codes import ACK, CON, CREATED, CHANGED, DELETED, POST, URI_PATH, UR
 SERVER = "+4917000000001"
 vendor, state = sys.argv[1], sys.argv[2]
 sender = sys.argv[3] if len(sys.argv) > 3 else SERVER
+psm = len(sys.argv) > 4 and sys.argv[4] == "psm"
 
 peer, port = bind(47000)
 
@@ -36,6 +39,8 @@ c = build(b, options(["--server", "coap://127.0.0.1:%d" % port, "--endpoint", "s
 c.objs[1].inst[0][7] = "UQS"        # /1/0/7: UDP, queue mode, and SMS
 c.objs[0].inst[0][9] = SERVER       # /0/0/9: the server's MSISDN
 b.setup(c, awake_s=120)             # T3324 120 s: reachable by paging for 2 min after release
+if psm:
+    b.m.request_psm(600, 4)         # or in PSM 4 s after the release, a TAU every 10 min
 gw = Gateway(sim, base, "127.0.0.1", port, SERVER)
 ups = []        # (client ms, code) of the Register/Update answers the peer sent
 queries = []
@@ -75,8 +80,8 @@ n0 = len(ups)
 req = coap.Msg(CON, POST, 0x5151, b"tr").add(URI_PATH, "1").add(URI_PATH, "0").add(URI_PATH, "8")
 t_sms = base.clock.ms()
 gw.inject(coap.build(req), sender)
-run(20000)
+run(700000 if psm else 20000)
 cmt = [t for t, *a in LOG if a[0] == "wake"]
 print(json.dumps({"asleep": asleep, "t_sms": t_sms, "ups": ups[n0:], "queries": queries,
                   "answers": [x[1] for x in gw.answers], "unknown": b.sms.unknown if b.sms else None,
-                  "log": LOG, "mo": len(sim.mo), "pdus": gw.pdus_down, "cmt": cmt}))
+                  "log": LOG, "mo": len(sim.mo), "pdus": gw.pdus_down, "cmt": cmt, "taus": sim.taus}))
