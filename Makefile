@@ -53,6 +53,8 @@ $(APT_STAMP):
 	@command -v coap-server-notls >/dev/null || { (apt-get update -q && apt-get install -y -q libcoap3-bin) || echo "warning: libcoap3-bin not installed"; }
 	@# lighttpd: the HTTP server (Range, ETag) firmware pulls are tested against (test_fota*)
 	@command -v lighttpd >/dev/null || test -x /usr/sbin/lighttpd || { (apt-get update -q && apt-get install -y -q lighttpd) || echo "warning: lighttpd not installed"; }
+	@# lighttpd: the HTTP server (Range, ETag) firmware pulls are tested against (test_fota*)
+	@command -v lighttpd >/dev/null || test -x /usr/sbin/lighttpd || { (apt-get update -q && apt-get install -y -q lighttpd) || echo "warning: lighttpd not installed"; }
 	@# mosquitto: the MQTT broker of the LwM2M-over-MQTT tests (test_mqtt) and make run-mqtt
 	@command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto || { (apt-get update -q && apt-get install -y -q mosquitto) || echo "warning: mosquitto not installed"; }
 	@# chromium + chromium-driver: the headless browser of the dev server's web page test (test_web)
