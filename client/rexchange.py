@@ -10,8 +10,8 @@
 # one; unconfirmed notifications go back to the Reporter's store (sent, in
 # order, after the Update that tells the server we are back).
 from micropython import const
-from client.coap import Msg
-from client.codes import BLOCK2, CON, CONTENT_FORMAT, DELETE, GET, OBSERVE
+from client.coap import Msg, body
+from client.codes import BLOCK2, CON, CONTENT, CONTENT_FORMAT, DELETE, OBSERVE
 
 TIMEOUT = const(93000)      # ms a request waits for its response (MAX_TRANSMIT_WAIT)
 
@@ -102,11 +102,6 @@ class RExchange:
         self.last_rx = self.clock.ms()
         c = m.code
         if c < 32:
-            if self.tr.mms < 1088 and c == GET and m.opt(BLOCK2) is None:
-                z = 6       # the peer's Max-Message-Size: answer in smaller blocks
-                while z and (16 << z) > self.tr.mms - 64:
-                    z -= 1
-                m.add(BLOCK2, bytes((z,)) if z else b"")
             try:
                 r = self.handler.request(m)
             except Exception as e:      # the client never dies on input
@@ -114,6 +109,12 @@ class RExchange:
                 r = Msg(code=0xA0)
             if r is not None:
                 r.token = m.token
+                z = self.tr.mms - 64    # the peer's Max-Message-Size: smaller blocks
+                if len(body(r)) > z and m.opt(BLOCK2) is None and r.code == CONTENT:
+                    k = 6
+                    while k and (16 << k) > z:
+                        k -= 1
+                    r = self.handler.c.engine.blk().block2(Msg().add(BLOCK2, k), r)
                 self._tx(r)
             return
         if c < 64:

@@ -288,3 +288,24 @@ print("bad-csm", a.code == tcp.ABORT, a.uint(2), s4.closed)
     assert lines["release"] == "True 30000"
     assert lines["abort"] == "True 3"   # half-open, Release, Abort
     assert lines["bad-csm"] == "True 9 True"
+
+
+def test_empty_keepalive_while_the_peer_talks(mp):
+    # empty = True: nothing sent for ka_ms but the peer talks -> a 0.00 (2 bytes),
+    # not a Ping; the peer silent as well -> a Ping
+    code = FAKE + r"""
+b, c = conn(ka_ms=1000, pong_ms=500, empty=True)
+s = b.socks[0]
+s.out[:] = b""
+b.clock.now = 900
+s.rx.append(tcp.frame(Msg(0, 0x45, 0, b"x")))
+c.recv()
+b.clock.now = 1000
+c.step()
+print("empty", bytes(s.out) == b"\0\0")
+s.out[:] = b""
+b.clock.now = 1900
+c.step()
+print("ping", tcp.parse(bytes(s.out)).code == tcp.PING)
+"""
+    assert mp(code).split() == ["empty", "True", "ping", "True"]

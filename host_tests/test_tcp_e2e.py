@@ -298,3 +298,71 @@ def test_tls_certificates_against_the_dev_server(tmp_path, pinned):
                     srv.wait_registration("c1", timeout=2)
         finally:
             c.kill()
+
+
+def test_peer_max_message_size_honoured():
+    """A peer whose CSM says Max-Message-Size 100: the client answers a
+    read block-wise in blocks that fit (Block2 szx 1, 32 bytes)."""
+    from aiocoap import Message
+    from aiocoap.numbers.codes import Code
+    from aiocoap.transports.tcp import _decode_message, _extract_message_size, _serialize
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    port = ls.getsockname()[1]
+    c = DevClient("coap+tcp://127.0.0.1:%d" % port, "mms", "--lifetime", "300")
+    buf = [b""]
+
+    def rd(s):
+        while True:
+            n = _extract_message_size(buf[0])
+            if n and sum(n) <= len(buf[0]):
+                f, buf[0] = buf[0][:sum(n)], buf[0][sum(n):]
+                return f
+            d = s.recv(4096)
+            assert d, "connection closed"
+            buf[0] += d
+    try:
+        ls.settimeout(20)
+        s, _ = ls.accept()
+        s.settimeout(20)
+        csm = Message(code=Code.CSM)
+        csm.opt.add_option(__import__("aiocoap").optiontypes.UintOption(2, 100))
+        s.sendall(_serialize(csm))
+        f = rd(s)
+        assert f[_extract_message_size(f)[0] - 1] == 0xE1      # the client's CSM first
+        reg = _decode_message(rd(s))
+        assert reg.opt.uri_path == ("rd",)
+        r = Message(code=Code.CREATED)
+        r.token = reg.token
+        r.opt.location_path = ("rd", "x")
+        s.sendall(_serialize(r))
+        got = b""
+        for num in range(10):
+            g = Message(code=Code.GET)
+            g.token = bytes([num + 1])
+            g.opt.uri_path = ("3", "0")
+            g.opt.accept = 11542
+            if num:
+                from aiocoap.optiontypes import BlockOption
+                g.opt.block2 = BlockOption.BlockwiseTuple(num, False, 1)
+            s.sendall(_serialize(g))
+            while True:     # (the client's own requests in between: 2.04)
+                f = rd(s)
+                m = _decode_message(f)
+                if m.code.is_response():
+                    break
+                a = Message(code=Code.CHANGED)
+                a.token = m.token
+                s.sendall(_serialize(a))
+            assert len(f) <= 100 and m.token == g.token
+            b2 = m.opt.block2
+            assert b2.size_exponent == 1 and b2.block_number == num
+            got += m.payload
+            if not b2.more:
+                break
+        assert len(got) > 32 and b"lwm2m-mpy" in got
+        s.close()
+    finally:
+        c.kill()
+        ls.close()
