@@ -18,7 +18,6 @@ import machine
 import network
 from micropython import const
 from boards.unix import Board as Unix
-from client.store import frame, unframe
 
 # the ESP32's time.time() counts from 2000-01-01; LwM2M time is unix time
 _EPOCH = 946684800 if time.gmtime(0)[0] == 2000 else 0
@@ -264,6 +263,7 @@ class Board(Unix):
     # -- deep sleep ----------------------------------------------------------
     def keep(self, v):
         # client/sleep.py's image into RTC memory when it fits: True
+        from client.store import frame
         b = frame(v)
         if len(b) > _RTC_MEM:
             self.log("sleep image %d B: flash" % len(b))
@@ -275,6 +275,7 @@ class Board(Unix):
         # the image from RTC memory after a deep-sleep wake (used once)
         if not self.woke:
             return None
+        from client.store import unframe
         r = machine.RTC()
         v = unframe(r.memory())
         r.memory(b"")
