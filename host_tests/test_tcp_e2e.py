@@ -233,6 +233,8 @@ def test_queue_mode_over_tcp(policy):
             time.sleep(0.2)
             r = srv.read("q1", "/3/0/0", accept=TEXT, timeout=40)
             assert r.payload == b"lwm2m-mpy"
+        except TimeoutError as e:
+            raise AssertionError("%s\n%s" % (e, c.output()[-3000:]))
         finally:
             c.kill()
     out = c.output()
