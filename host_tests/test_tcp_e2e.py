@@ -368,3 +368,24 @@ def test_peer_max_message_size_honoured():
     finally:
         c.kill()
         ls.close()
+
+
+def test_reconnect_then_404_registers_again():
+    """Life cycle: after a reconnect the client Updates; a server that
+    dropped the registration with the old connection answers 4.04 and the
+    client Registers again (on the new connection)."""
+    with TcpServer() as srv:
+        box = Middlebox(("127.0.0.1", srv.tcp_port))
+        c = DevClient("coap+tcp://127.0.0.1:%d" % box.port, "r1", "--lifetime", "3000", "--tcp", "20,5")
+        try:
+            srv.wait_registration("r1", timeout=20)
+            n = len(srv.events)
+            srv.forget("r1")
+            box.freeze()
+            srv.wait_event("register", "r1", after=n, timeout=60)
+        finally:
+            c.kill()
+            box.close()
+    out = c.output()
+    i = out.index("no pong")
+    assert "update rejected, register again" in out[i:], out[-2000:]
