@@ -33,7 +33,11 @@ class AtUdp:
         self.port = port
         self.lport = lport
         self.id = 0
-        if not self.open():
+        try:
+            ok = self.open()
+        except (ValueError, IndexError):    # an answer we cannot read
+            ok = False
+        if not ok:
             raise OSError(5)    # EIO: the modem refused; a failed attempt upstream
 
     def _ok(self, cmd):
@@ -60,11 +64,17 @@ class AtUdp:
         if not self.b.radio:
             while self.id in m.ready:   # radio off: what arrives is lost
                 m.ready.remove(self.id)
-                self._recv()
+                try:
+                    self._recv()
+                except (ValueError, IndexError):
+                    pass
             return None
         if self.id not in m.ready:
             return None
-        d = self._recv()
+        try:
+            d = self._recv()
+        except (ValueError, IndexError):    # a garbled answer: that datagram is lost
+            d = None
         if not d:
             m.ready.remove(self.id)
         return d

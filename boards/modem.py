@@ -261,7 +261,13 @@ class Modem:
                 i = b.find(b",")
                 j = b.find(b"\n")
                 if 0 < i < j or j < 0 < i:      # "+CARECV: n," then n bytes
-                    n = int(b[9:i])
+                    try:
+                        n = int(b[9:i])
+                    except ValueError:
+                        n = -1
+                    if not 0 <= n <= 1500:      # a header we cannot believe: dropped
+                        self.buf = b[i + 1:]
+                        continue
                     if len(b) < i + 1 + n:
                         return self.res         # the rest is on its way
                     self.raw = bytes(b[i + 1:i + 1 + n])
@@ -269,11 +275,16 @@ class Modem:
                     continue
             i = self.buf.find(b"\n")
             if i < 0:
+                if len(self.buf) > 4096:        # no line end in sight: noise
+                    self.buf = b""
                 return self.res
-            ln = self.buf[:i].strip().decode()
+            ln = self.buf[:i].strip()
             self.buf = self.buf[i + 1:]
-            if ln:
-                self._line(ln)
+            try:                # line noise never ends the caller
+                if ln:
+                    self._line(ln.decode())
+            except (ValueError, IndexError):    # (UnicodeError is a ValueError)
+                pass
 
     def _line(self, ln):
         if self.cmt:            # 27.005 +CMT (PDU mode): the PDU line follows

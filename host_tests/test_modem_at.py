@@ -142,3 +142,58 @@ def test_esp32_with_the_modem_on_a_uart(tmp_path, monkeypatch):
     assert reg.ep == EP and r.code == "2.05"
     assert log[0] == "AT" and any(x.startswith("AT+QIOPEN=1,0,\"UDP\",\"127.0.0.1\"") for x in log)
     assert any(x.startswith("AT+QISENDEX=0,") for x in log)
+
+
+def test_uart_noise_never_ends_the_client(mp):
+    # 2,000 chunks of line noise, half-lines, lying +CARECV headers, bad
+    # UTF-8 and garbled URCs / answers through Modem.poll and an AT socket's
+    # recv: nothing raises, the buffer stays bounded, a clean answer still parses
+    out = mp(r'''
+import os
+from boards.modem import Modem
+from boards.atsock import DIALECTS
+class U:
+    def __init__(self):
+        self.q = []
+        self.ans = []       # one answer per command written
+    def read(self, n=-1):
+        return self.q.pop(0) if self.q else None
+    def write(self, b):
+        if self.ans:
+            self.q.append(self.ans.pop(0))
+class B:
+    radio = True
+    open = []
+    class clock:
+        t = 0
+        def ms():
+            B.clock.t += 10
+            return B.clock.t
+    def wait(ms):
+        pass
+u = U()
+m = Modem(u, "sim7080", B)
+bits = [b"+CARECV: ", b"+CARECV: 99999,", b"+CARECV: -3,", b"+CADATAIND: x", b"+CMTI: \"SM\",", b"+CMT: ,3",
+        b"+QIURC: \"recv\"", b"#XAPOLL: 0", b"+CEREG: ", b"+CSCON:", b"%XMODEMSLEEP: a", b"\xff\xfe\x80",
+        b"\r\n", b"> ", b"OK\r\n", b"+QIOPEN: z", b"+CEDRXP: 1,\"zz\""]
+socks = []
+OPEN = {"nrf91": [b"#XSOCKET: 0,2,17\r\nOK\r\n", b"OK\r\n"], "sim7080": [b"OK\r\n", b"+CAOPEN: 0,0\r\nOK\r\n"],
+        "bg95": [b"OK\r\n", b"OK\r\n", b"OK\r\n+QIOPEN: 0,0\r\n"]}
+for v in DIALECTS:
+    u.ans = list(OPEN[v])
+    socks.append(DIALECTS[v](B, Modem(u, v, B), "127.0.0.1", 5683))
+for i in range(2000):
+    r = os.urandom(3)
+    u.q.append(b"".join(bits[x % len(bits)] for x in r) + os.urandom(r[0] % 8))
+    m.poll()
+    for s in socks:
+        s.m.ready.append(s.id)
+        u.q.append(b"".join(bits[x % len(bits)] for x in os.urandom(2)) + b"\r\nOK\r\n")
+        s.recv()
+u.q = [b"\r\n+CARECV: 3,abc\r\nOK\r\n"]
+m.send("AT+CARECV=0,1460")
+for _ in range(3):
+    m.poll()
+print(len(socks), len(m.buf) <= 4096, m.raw, m.res)
+''', timeout=120)
+    assert out.strip().splitlines()[-1] == "3 True b'abc' OK"
