@@ -282,3 +282,36 @@ def test_command_line_modem_and_sms_binding(tmp_path):
     assert reg.binding == "S" and reg.queue and reg.sms == "+4915100000001"
     assert r.code == "2.05"
     assert gw.relayed_up >= 2 and gw.pdus_down >= 2
+
+
+CHOICE = r"""
+from boards.virtual import VirtualBoard
+from boards.cellular import CellularBoard
+from simat import SimAt
+from firmware.main import build, options
+out = []
+for binding, pref in (("S", None), ("SQ", None), ("US", None), ("US", "U"), ("US", "S"), ("UQS", "S"), ("U", "S")):
+    base = VirtualBoard(STATE, 0)
+    sim = SimAt(base.clock, "nrf91", net=base)
+    b = CellularBoard(base, sim, "nrf91")
+    c = build(b, options(["--server", "coap://127.0.0.1:9", "--endpoint", "ch"]), None)
+    c.objs[1].inst[0][7] = binding
+    if pref:
+        c.objs[1].inst[0][22] = pref
+    c.objs[0].inst[0][9] = "+4917000000001"
+    s = c.servers[0]
+    s.connect()
+    t = s.ex.tr
+    n = type(t).__name__
+    out.append(n + ("/" + type(t.u).__name__ if n == "Both" else ""))
+    s.close()
+print(out)
+"""
+
+
+def test_transport_choice_from_binding_and_preferred_transport(mp, tmp_path):
+    # S alone (or SQ): SMS; U+S: UDP with SMS beside it, unless /1/x/22 says S;
+    # S preferred without S in the binding: UDP
+    out = mp(CHOICE.replace("STATE", repr(str(tmp_path))))
+    assert eval(out.strip().splitlines()[-1]) == [
+        "SmsTransport", "SmsTransport", "Both/Nrf91Udp", "Both/Nrf91Udp", "SmsTransport", "SmsTransport", "Nrf91Udp"]
