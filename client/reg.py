@@ -88,6 +88,8 @@ class Server:
             from client.rexchange import RExchange as x
         self.ex = x(tr, b.clock, b.random, self)
         self.ex.rai = getattr(b, "rai", None)   # a cellular board's RAI hook
+        if getattr(tr, "ack_timeout", 0):       # SMS: seconds per round trip
+            self.ex.ack_timeout = tr.ack_timeout
         self.fresh = True
         return True
 
