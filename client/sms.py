@@ -136,6 +136,8 @@ class Sms:
 
 class SmsTransport:
     # a datagram transport to one server number (the Exchange's interface)
+    ack_timeout = 10000     # ms: an SMS round trip takes seconds; 2 s would resend each CON
+
     def __init__(self, sms, num):
         self.s = sms
         self.num = num

@@ -303,7 +303,7 @@ for binding, pref in (("S", None), ("SQ", None), ("US", None), ("US", "U"), ("US
     s.connect()
     t = s.ex.tr
     n = type(t).__name__
-    out.append(n + ("/" + type(t.u).__name__ if n == "Both" else ""))
+    out.append(n + ("/" + type(t.u).__name__ if n == "Both" else "") + " %d" % s.ex.ack_timeout)
     s.close()
 print(out)
 """
@@ -313,5 +313,7 @@ def test_transport_choice_from_binding_and_preferred_transport(mp, tmp_path):
     # S alone (or SQ): SMS; U+S: UDP with SMS beside it, unless /1/x/22 says S;
     # S preferred without S in the binding: UDP
     out = mp(CHOICE.replace("STATE", repr(str(tmp_path))))
+    # (SMS alone: a 10 s ACK_TIMEOUT; UDP, also beside SMS: the default 2 s)
     assert eval(out.strip().splitlines()[-1]) == [
-        "SmsTransport", "SmsTransport", "Both/Nrf91Udp", "Both/Nrf91Udp", "SmsTransport", "SmsTransport", "Nrf91Udp"]
+        "SmsTransport 10000", "SmsTransport 10000", "Both/Nrf91Udp 2000", "Both/Nrf91Udp 2000",
+        "SmsTransport 10000", "SmsTransport 10000", "Nrf91Udp 2000"]

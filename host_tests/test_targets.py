@@ -180,7 +180,7 @@ LAZY = ("client.bootstrap", "client.bsif", "client.block", "client.store", "clie
         "client.senml", "client.lwjson", "client.lwcbor", "client.sleep", "client.local",
         "client.dtls", "client.dtlscert", "client.crypto", "client.fwup", "client.fwdl",
         "client.http", "client.tcp", "client.mqtt", "client.rexchange", "boards.unix",
-        "boards.virtual", "boards.modem", "boards.cellular", "boards.esp32")
+        "boards.virtual", "boards.modem", "boards.cellular", "boards.esp32", "boards.atsock", "client.sms")
 
 
 def test_unix32_session_loads_only_what_it_needs():
