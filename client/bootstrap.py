@@ -110,7 +110,11 @@ class Bootstrap:
         if not self.ex:
             b = c.board
             try:
-                self.ex = Exchange(c.transport(uri, c.objs[0].inst[k]), b.clock, b.random, self)
+                tr = c.transport(uri, c.objs[0].inst[k])
+                x = Exchange
+                if getattr(tr, "reliable", 0):   # TCP/TLS, MQTT (client/rexchange.py)
+                    from client.rexchange import RExchange as x
+                self.ex = x(tr, b.clock, b.random, self)
             except Exception:
                 self.fail("bad uri")
                 return

@@ -132,8 +132,8 @@ class Mqtt(tcp.Conn):
 
 
 def conn(c, uri, sec):
-    s = uri.startswith("mqtts")
-    h, p = tcp.hostport(uri, 8883 if s else 1883)
+    from client.reg import parse_uri
+    h, p, s = parse_uri(uri)
     pre = uri[uri.index("//") + 2:].partition("/")[2] or "lwm2m"
     return Mqtt(c.board, h, p, tcp.ctx(sec) if s else None, c.log, c.ep, pre, **getattr(c, "tcp_cfg", {}))
 

@@ -24,17 +24,19 @@ _FLOOR = max_transmit_wait() // 2
 
 
 def parse_uri(uri):
-    # coap[s]://host[:port] -> (host, port, secure)
-    sec = uri.startswith("coaps://")
-    if not (sec or uri.startswith("coap://")):
+    # coap[s]://host[:port], coap[s]+tcp:// (client/tcp.py), mqtt[s]:// (client/mqtt.py)
+    # -> (host, port, secure)
+    sch, _, rest = uri.partition("://")
+    if sch not in ("coap", "coaps", "coap+tcp", "coaps+tcp", "mqtt", "mqtts") or not rest:
         raise ValueError("bad server uri")
-    hp = uri[8 if sec else 7:].split("/")[0]
+    sec = sch in ("coaps", "coaps+tcp", "mqtts")
+    hp = rest.split("/")[0]
     if hp.startswith("["):
         host, _, port = hp[1:].partition("]")
         port = port[1:]
     else:
         host, _, port = hp.partition(":")
-    return host, int(port) if port else (5684 if sec else 5683), sec
+    return host, int(port) if port else (8883 if sec else 1883) if sch[0] == "m" else (5684 if sec else 5683), sec
 
 
 class Server:

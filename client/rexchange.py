@@ -149,7 +149,7 @@ class RExchange:
                     rep.pend.insert(k, [ob, s if isinstance(s, int) else m.uint(OBSERVE), m.code,
                                         m.opt(CONTENT_FORMAT), bytes(m.payload), self.clock.ms()])
                     k += 1
-        if h.registered():
+        if getattr(h, "registered", bool)():      # (a Bootstrap handler has no registration)
             h.wake = True
 
     def renewed(self, again):
@@ -162,7 +162,7 @@ class RExchange:
                 w[2] = self.clock.ms() + self.timeout
                 self.tr.send(w[3])
         h = self.handler
-        if again and h.settled():
+        if again and getattr(h, "settled", bool)():
             h.wake = True
             h.due = 0
 

@@ -334,22 +334,11 @@ class Conn:
         return self.st == _CONN or bool(self.tx)
 
 
-def hostport(uri, port):
-    # scheme://host[:port][/...] -> (host, port)
-    hp = uri[uri.index("//") + 2:].split("/")[0]
-    if hp.startswith("["):
-        h, _, p = hp[1:].partition("]")
-        p = p[1:]
-    else:
-        h, _, p = hp.partition(":")
-    return h, int(p) if p else port
-
-
 def conn(c, uri, sec):
     # the transport of a coap+tcp:// or coaps+tcp:// account; keep-alive,
     # Pong wait and queue-mode connection policy from the client's tcp_cfg
-    s = uri.startswith("coaps")
-    h, p = hostport(uri, 5684 if s else 5683)
+    from client.reg import parse_uri
+    h, p, s = parse_uri(uri)
     return Conn(c.board, h, p, ctx(sec) if s else None, c.log, **getattr(c, "tcp_cfg", {}))
 
 

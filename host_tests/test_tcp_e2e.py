@@ -389,3 +389,37 @@ def test_reconnect_then_404_registers_again():
     out = c.output()
     i = out.index("no pong")
     assert "update rejected, register again" in out[i:], out[-2000:]
+
+
+def test_bootstrap_gives_a_tcp_account(tmp_path):
+    """Configuration: the bootstrap server writes a coap+tcp:// Security URI
+    and binding T (/1/x/7); the client registers over TCP saying b=T."""
+    from devserver.bootstrap import BootstrapServer
+    with TcpServer() as dm, BootstrapServer(port=0) as bs:
+        bs.configs["b1"] = {"security": [{"uri": "coap+tcp://127.0.0.1:%d" % dm.tcp_port, "ssid": 1}],
+                            "server": [{"ssid": 1, "lifetime": 300, "binding": "T"}]}
+        c = DevClient(None, "b1", "--bootstrap", "coap://127.0.0.1:%d" % bs.port, state=str(tmp_path))
+        try:
+            assert bs.wait_finished("b1", timeout=20)["code"] == "2.04"
+            reg = dm.wait_registration("b1", timeout=20)
+            assert reg.binding == "T"
+            assert dm.read("b1", "/0/0/0", accept=TEXT, timeout=20).code == "4.01"   # not to a DM server
+            assert dm.read("b1", "/1/0/7", accept=TEXT, timeout=20).payload == b"T"
+        finally:
+            c.kill()
+    assert "tcp connect" in c.output()
+
+
+def test_bootstrap_over_tcp(tmp_path):
+    """The Bootstrap-Server account itself on coap+tcp:// (the bootstrap
+    exchange is the reliable one too), then the DM account over TCP."""
+    from tcpserver import TcpBootstrapServer
+    with TcpServer() as dm, TcpBootstrapServer(port=0) as bs:
+        bs.configs["b2"] = {"security": [{"uri": "coap+tcp://127.0.0.1:%d" % dm.tcp_port, "ssid": 1}],
+                            "server": [{"ssid": 1, "lifetime": 300, "binding": "T"}]}
+        c = DevClient(None, "b2", "--bootstrap", "coap+tcp://127.0.0.1:%d" % bs.tcp_port, state=str(tmp_path))
+        try:
+            assert bs.wait_finished("b2", timeout=20)["code"] == "2.04"
+            assert dm.wait_registration("b2", timeout=20).binding == "T"
+        finally:
+            c.kill()

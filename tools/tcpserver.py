@@ -21,7 +21,10 @@ def free_tcp_port():
     return p
 
 
-class TcpServer(Server):
+class Tcp:
+    """Mixin: a dev server class (Server, BootstrapServer) listening on
+    coap+tcp (and coaps+tcp with tls=(certfile, keyfile)) as well."""
+
     def __init__(self, *a, tcp_port=0, tls=None, tls_port=0, **kw):
         super().__init__(*a, **kw)
         self.tcp_port = tcp_port or free_tcp_port()
@@ -58,3 +61,13 @@ class TcpServer(Server):
             ti._dispatch_incoming = dispatch
         self._log("coap+tcp on %s:%d%s" % (self.host, self.tcp_port,
                                            ", coaps+tcp on %d" % self.tls_port if self.tls else ""))
+
+
+class TcpServer(Tcp, Server):
+    """The dev LwM2M server on UDP and TCP (and TLS)."""
+
+
+def TcpBootstrapServer(*a, **kw):
+    """The dev bootstrap server (tools/devserver/bootstrap.py) on TCP too."""
+    from devserver.bootstrap import BootstrapServer
+    return type("TcpBootstrapServer", (Tcp, BootstrapServer), {})(*a, **kw)
