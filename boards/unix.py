@@ -63,7 +63,11 @@ class Udp:
         # while the radio is off, what arrives is lost (as on a sleeping modem)
         try:
             if buf is not None:
-                n = self.sock.readinto(buf)
+                # one datagram: a socket's readinto is a stream read that,
+                # non-blocking, joins every datagram waiting into buf
+                d = self.sock.recv(len(buf))
+                n = len(d)
+                buf[:n] = d
                 return n if n and self.board.radio else 0
             d = self.sock.recv(1500)
         except OSError:
