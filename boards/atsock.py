@@ -15,7 +15,8 @@
 #          AT+CACLOSE=0
 #  bg95    Quectel BG95: AT+QICFG="dataformat",1,1 (hex both ways); AT+QIACT=1;
 #          AT+QIOPEN=1,<id>,"UDP","<host>",<port>,<lport>,0 -> OK, +QIOPEN: <id>,<err>;
-#          AT+QISENDEX=<id>,"<hex>"[,<rai>] -> SEND OK; +QIURC: "recv",<id>;
+#          AT+QISENDEX=<id>,"<hex>"[,<rai>] -> SEND OK (up to 256 bytes; longer:
+#          AT+QISEND=<id>,<n> "> " <hex> -> SEND OK); +QIURC: "recv",<id>;
 #          AT+QIRD=<id>,<max> -> +QIRD: <n> then the hex line; AT+QICLOSE=<id>
 from binascii import hexlify, unhexlify
 from boards.modem import rai_cmd
@@ -150,6 +151,9 @@ class Bg95Udp(AtUdp):
     def _send(self, d):
         m = self.m
         r, m.rai_next = m.rai_next, None
+        if len(d) > 256:    # +QISENDEX takes 512 hex digits at most: +QISEND, hex after "> "
+            m.at_data("AT+QISEND=%d,%d" % (self.id, len(d)), _hex(d).encode())
+            return
         c = rai_cmd("bg95", r, self.id, d) if r is not None else None
         m.at(c or 'AT+QISENDEX=%d,"%s"' % (self.id, _hex(d)))
 

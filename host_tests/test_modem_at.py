@@ -59,6 +59,9 @@ def test_register_and_read_through_at_sockets(vendor, tmp_path):
             reg = srv.wait_registration(ep, timeout=20)
             lt = reg.lifetime
             r = srv.read(ep, "/3/0")
+            big = bytes(range(256)) * 2         # 512 B each way (BG95: over +QISENDEX's limit)
+            wb = srv.write(ep, "/19/0/0/0", big, ct=42)
+            rb = srv.read(ep, "/19/0/0/0")
             w = srv.write(ep, "/1/0/1", b"600", ct=0)      # the lifetime: an Update follows
             upd = srv.wait_event("update", ep, timeout=10)
         except Exception:
@@ -76,6 +79,9 @@ def test_register_and_read_through_at_sockets(vendor, tmp_path):
     assert lt == 300 and reg.lifetime == 600
     assert r.code == "2.05" and len(r.payload) > 20
     assert w.code == "2.04"
+    assert wb.code == "2.04" and rb.code == "2.05" and rb.payload == big
+    if vendor == "bg95":
+        assert any(x.startswith("AT+QISEND=0,") for x in log)
     assert "[client] read /3/0" in out and "[client] deregistered" in out
     tx, rx, rai = DIALECT[vendor]
     sends = [x for x in log if x.startswith(tx)]

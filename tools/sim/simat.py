@@ -97,6 +97,9 @@ class SimAt(SimModem):
         if kind == "casend":
             self._tx(ctx, data)
             return "OK"
+        if kind == "qisend":
+            self._tx(ctx, unhexlify(data))
+            return "SEND OK"
         try:                    # +CMGS: the PDU in hex
             pdu = unhexlify(data.strip())
         except ValueError:
@@ -246,7 +249,12 @@ class SimAt(SimModem):
                 if self.socks[int(f[0])][2]:
                     self._urc("+CADATAIND: %s" % f[0])
             return "OK"
+        if a == "AT+QISEND" and int(f[0]) in self.socks:
+            self._prompt("qisend", 2 * int(f[1]), int(f[0]))   # hex data format: 2 digits a byte
+            return ""
         if a == "AT+QISENDEX" and int(f[0]) in self.socks:
+            if len(f[1]) > 512:
+                return "ERROR"
             if len(f) > 2:
                 self.rai_next = (RAI_ONGOING, RAI_NONE, RAI_ONE)[int(f[2])]
             self._tx(int(f[0]), unhexlify(f[1]))
