@@ -49,6 +49,15 @@ def test_sms_trigger_wakes_the_sleeping_client_with_an_update(vendor, tmp_path):
     assert r["mo"] == 1 and r["pdus"] == 1
 
 
+def test_stored_sms_cmti_read_and_deleted(tmp_path):
+    # a modem configured to store SMS: +CMTI, the board reads (+CMGR) and
+    # deletes (+CMGD) it outside any other command, then the same wake-up
+    r = wake_run("sim7080", tmp_path, mode="cmti")
+    log = [x[1] for x in r["log"] if x[0] >= r["t_sms"]]
+    assert log[:3] == ["wake", "execute", "updated"] and r["answers"] == [0x44]
+    assert r["at"] == ["AT+CMGR=1", "AT+CMGD=1"] and r["box"] == 0
+
+
 def test_sms_to_a_modem_in_psm_wakes_the_client_at_the_next_tau(tmp_path):
     # the modem in PSM (T3324 4 s): no SMS reaches it; the network keeps it
     # and delivers it when the modem next leaves PSM, here its periodic TAU

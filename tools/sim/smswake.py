@@ -7,6 +7,7 @@
 # an Execute on /1/0/8 by SMS; the modem (reachable by paging while its
 # active timer runs) delivers it (+CMT), the board wakes the client, it
 # answers 2.04 by SMS and sends an Update over UDP.
+# MODE "cmti": the modem stores SMS (+CMTI, +CMGR, +CMGD) instead of +CMT.
 # With MODE "psm" the modem sleeps in PSM (T3324 4 s, T3412 600 s): the SMS
 # centre keeps the SMS until the modem's periodic TAU, which delivers it.
 #   micropython smswake.py VENDOR STATE_DIR [SENDER [MODE]]
@@ -41,6 +42,8 @@ c.objs[0].inst[0][9] = SERVER       # /0/0/9: the server's MSISDN
 b.setup(c, awake_s=120)             # T3324 120 s: reachable by paging for 2 min after release
 if psm:
     b.m.request_psm(600, 4)         # or in PSM 4 s after the release, a TAU every 10 min
+if len(sys.argv) > 4 and sys.argv[4] == "cmti":
+    sim.cnmi = 1                    # the modem stores SMS and says +CMTI (read, then deleted)
 gw = Gateway(sim, base, "127.0.0.1", port, SERVER)
 ups = []        # (client ms, code) of the Register/Update answers the peer sent
 queries = []
@@ -84,4 +87,5 @@ run(700000 if psm else 20000)
 cmt = [t for t, *a in LOG if a[0] == "wake"]
 print(json.dumps({"asleep": asleep, "t_sms": t_sms, "ups": ups[n0:], "queries": queries,
                   "answers": [x[1] for x in gw.answers], "unknown": b.sms.unknown if b.sms else None,
-                  "log": LOG, "mo": len(sim.mo), "pdus": gw.pdus_down, "cmt": cmt, "taus": sim.taus}))
+                  "log": LOG, "mo": len(sim.mo), "pdus": gw.pdus_down, "cmt": cmt, "taus": sim.taus,
+                  "at": [x for x in sim.log if x.startswith(("AT+CMGR", "AT+CMGD", "AT+CNMA"))], "box": len(sim.box)}))
