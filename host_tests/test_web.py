@@ -157,6 +157,7 @@ def test_web_page_read_write_notification_energy():
             b.wait_text("#client-sleepy", "(queue)")
             b.click("#client-sleepy")
             b.wait_text("#energy-table", "radio_on_ratio")
+            b.wait_text("#energy-table", "battery_days")
         finally:
             if b:
                 b.quit()

@@ -138,6 +138,22 @@ def values(payload, path):
     return out
 
 
+def energy(reg, awake_s):
+    """Registration.energy plus a battery estimate: the radio on for that share
+    of the day at the connected current, in PSM otherwise (the modem currents and
+    battery of tools/energy's configuration)."""
+    e = reg.energy(awake_s)
+    try:
+        from energy.config import DEFAULTS
+    except ImportError:
+        return e
+    ua_psm, _, ua_on = DEFAULTS["ua"]
+    on = e["radio_on_ratio"] * 86400
+    mah_day = (on * ua_on + (86400 - on) * ua_psm) / 3.6e6
+    e["battery_days"] = round(DEFAULTS["capacity_mah"] / mah_day, 1) if mah_day else None
+    return e
+
+
 class Web:
     """Web(srv, (host, port)).start() ... .stop(); .addr is (host, port)."""
 
@@ -215,7 +231,7 @@ class Web:
             out.append({"ep": ep, "location": r.location, "lifetime": r.lifetime, "binding": r.binding,
                         "queue": r.queue, "version": r.version, "addr": "%s:%d" % r.addr,
                         "objects": r.object_paths,
-                        "energy": r.energy(self.srv.awake_s) if r.queue else None})
+                        "energy": energy(r, self.srv.awake_s) if r.queue else None})
         return out
 
     @staticmethod
