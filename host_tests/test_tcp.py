@@ -136,9 +136,11 @@ class Ex:
     def pong(self, n):
         self.pongs.append(n)
 
+LOG = []
+
 def conn(**kw):
     b = Board()
-    c = tcp.Conn(b, "h", 1, **kw)
+    c = tcp.Conn(b, "h", 1, None, lambda *a: LOG.append(" ".join(str(x) for x in a)), **kw)
     c.ex = Ex()
     c.send(b"")         # connect: CSM first
     c.recv()
@@ -260,6 +262,7 @@ r = Msg(0, tcp.RELEASE).add(2, "coap+tcp://other:5683").add(4, 30)
 s2.rx.append(tcp.frame(r))
 c.recv()
 print("release", s2.closed, c.retry - b.clock.now)
+print("logged", [l for l in LOG if "alternative" in l])
 b.clock.now = c.retry
 c.step()
 c.recv()
@@ -286,6 +289,7 @@ print("bad-csm", a.code == tcp.ABORT, a.uint(2), s4.closed)
     assert lines["half-open"] == "True 1 2500"
     assert lines["again"] == "2 True 2"
     assert lines["release"] == "True 30000"
+    assert "coap+tcp://other:5683" in lines["logged"]      # Alternative-Address logged
     assert lines["abort"] == "True 3"   # half-open, Release, Abort
     assert lines["bad-csm"] == "True 9 True"
 

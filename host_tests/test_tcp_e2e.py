@@ -174,7 +174,11 @@ def _notes(frames):
     return out
 
 
-def test_half_open_detected_reconnect_nothing_lost():
+@pytest.mark.parametrize("mode", ["notify", "idle"])
+def test_half_open_detected_reconnect_nothing_lost(mode):
+    """notify: a CON notification every 15 s, its Ping goes unanswered;
+    idle: nothing after one notification, the keep-alive Ping after ka s
+    goes unanswered. Both: detected within ka + pong, reconnect, Update."""
     ka, pong = 20, 5
     with TcpServer() as srv:
         box = Middlebox(("127.0.0.1", srv.tcp_port))
@@ -182,16 +186,22 @@ def test_half_open_detected_reconnect_nothing_lost():
         try:
             srv.wait_registration("h1", timeout=20)
             assert srv.write("h1", "/1/0/26", b"1", TEXT, timeout=20).ok     # CON notifications
-            assert srv.write_attributes("h1", "/1/0/3", "pmin=0&pmax=15", timeout=20).ok
+            attrs = "pmin=0&pmax=15" if mode == "notify" else "pmin=0"
+            assert srv.write_attributes("h1", "/1/0/3", attrs, timeout=20).ok
             obs = srv.observe("h1", "/1/0/3", accept=TEXT, timeout=20)
+            if mode == "idle":
+                assert srv.write("h1", "/1/0/3", b"100000", TEXT, timeout=20).ok     # (a far pmax)
             obs.wait(1, timeout=30)
+            if mode == "idle":
+                time.sleep(0.5)     # its Pong through; keep-alives go on meanwhile
             box.freeze()
             n = len(srv.events)
             # the client notices (Pong missing), connects again, Updates
             srv.wait_event("update", "h1", after=n, timeout=60)
             c.wait_line("no pong", timeout=5)
             deadline = time.monotonic() + 30
-            while len(_notes([f for f in box.upframes if f[0] >= 1])) < 2 and time.monotonic() < deadline:
+            while mode == "notify" and len(_notes([f for f in box.upframes if f[0] >= 1])) < 2 \
+                    and time.monotonic() < deadline:
                 time.sleep(0.2)
         finally:
             c.kill()
@@ -202,7 +212,11 @@ def test_half_open_detected_reconnect_nothing_lost():
     t_lost = stamps(c, "no pong")[0]
     t_notes = [t for t in stamps(c, "notify")]
     t_before = max([t for t in t_notes if t < t_lost])
-    assert t_lost - t_before <= ka + pong + 1, out[-3000:]
+    if mode == "notify":
+        assert t_lost - t_before <= ka + pong + 1, out[-3000:]
+    else:   # keep-alive Pings every ka s of silence; the first unanswered one + pong
+        k = round((t_lost - t_before - pong) / ka)
+        assert k >= 1 and abs(t_lost - t_before - pong - k * ka) < 0.05 * k + 0.05, (t_lost, t_before)
     # reconnected within the first back-off step, then the Update went first
     assert any("tcp connect" in l for l in out.splitlines()[-40:])
     # every Observe number the client made arrived at the server, in order
