@@ -187,10 +187,13 @@ class Exchange:
         self._tx(b, 0, 4)
 
     # -- receiving ---------------------------------------------------------
-    def pump(self, budget=16):
-        # handle up to budget received datagrams, each read into the one
-        # receive buffer; True when the budget ran out (more may wait)
-        for _ in range(budget):
+    def pump(self, budget=16, extra=48):
+        # handle received datagrams, each read into the one receive buffer:
+        # budget of them in full; past that (a flood) up to extra more are
+        # read but only what can be the server's is handled (a request, an
+        # answer to ours), the rest dropped unanswered (load shedding).
+        # True when it stopped with more perhaps waiting
+        for k in range(budget + extra):
             n = 0
             if self.rinto:
                 try:
@@ -202,8 +205,24 @@ class Exchange:
                 n = self._copy(d) if d else 0
             if not n:
                 return False
-            self._feed(n)
+            if k < budget or self._plausible(n):
+                self._feed(n)
+            else:
+                self.shed += 1
         return True
+
+    def _plausible(self, n):
+        # a well-formed request, or an ACK/RST/response to a message of ours
+        b = self.rx
+        if n < 4 or b[0] >> 6 != 1 or b[0] & 15 > 8:
+            return False
+        c = b[1]
+        t = b[0] >> 4 & 3
+        if 0 < c < 8:
+            return t < 2 and coap.parse_into(b, self.m, n)
+        if c == 0 or t == ACK:
+            return self.out and (b[2] << 8 | b[3]) == self.o_mid
+        return c >= 64 and bool(self.wait)
 
     def _copy(self, data):
         n = len(data)
