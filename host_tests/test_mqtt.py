@@ -23,11 +23,23 @@ TEXT = 0
 
 
 class Broker:
-    def __init__(self):
+    """mosquitto on a free loopback port; psk=(identity, hexkey): a second
+    listener (tls_port) with TLS-PSK for the device (mqtts://)."""
+
+    def __init__(self, psk=None):
         self.port = free_tcp_port()
         self.dir = tempfile.mkdtemp()
+        conf = "per_listener_settings true\nlistener %d 127.0.0.1\nallow_anonymous true\n" % self.port
+        if psk:
+            self.tls_port = free_tcp_port()
+            with open(os.path.join(self.dir, "psk"), "w") as f:
+                f.write("%s:%s\n" % psk)
+            os.chmod(self.dir, 0o755)       # mosquitto drops root for its own user
+            os.chmod(os.path.join(self.dir, "psk"), 0o644)
+            conf += ("listener %d 127.0.0.1\npsk_hint lwm2m\npsk_file %s\nuse_identity_as_username true\n"
+                     "allow_anonymous true\n" % (self.tls_port, os.path.join(self.dir, "psk")))
         with open(os.path.join(self.dir, "m.conf"), "w") as f:
-            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n" % self.port)
+            f.write(conf + "persistence false\n")
         self.p = None
 
     def start(self):
@@ -126,3 +138,22 @@ def test_mq2m_firmware_download(broker, tmp_path):
     assert br.served == 5                   # 5000 B in 1024-byte blocks, one at a time
     with open(tmp_path / "fw.dl", "rb") as f:
         assert hashlib.sha256(f.read()).hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_mqtts_psk():
+    """mqtts:// with TLS-PSK (Security mode 0 through MicroPython's tls) to
+    the broker's TLS listener; the bridge on the plain one."""
+    from bridge import Bridge
+    key = "00112233445566778899aabbccddeeff"
+    b = Broker(psk=("dev", key)).start()
+    try:
+        with TcpServer() as srv, Bridge(("127.0.0.1", b.port), ("127.0.0.1", srv.tcp_port)):
+            c = DevClient("mqtts://127.0.0.1:%d" % b.tls_port, "s1", "--lifetime", "300",
+                          "--psk-identity", "dev", "--psk-key", key)
+            try:
+                assert srv.wait_registration("s1", timeout=20).binding == "M"
+                assert srv.read("s1", "/3/0/0", accept=TEXT, timeout=20).payload == b"lwm2m-mpy"
+            finally:
+                c.kill()
+    finally:
+        b.stop()
