@@ -166,7 +166,11 @@ def main(argv):
     if o["duration"]:
         until = board.clock.ms() + int(float(o["duration"]) * 1000)
     if o["app"]:
-        app.start = __import__(o["app"], None, None, ["start"]).start
+        try:
+            app.start = __import__(o["app"], None, None, ["start"]).start
+        except (ImportError, AttributeError) as e:
+            print("main.py: bad value for --app: %r (%s)" % (o["app"], e), file=sys.stderr)
+            sys.exit(2)
     try:
         rc = app.run(until, o["deep"] and int(float(o["deep"]) * 1000))
     except KeyboardInterrupt:

@@ -58,6 +58,8 @@ def test_help_lists_every_option():
     (["--psk-key", "abc"], "--psk-key"),
     (["--format", "42"], "--format"),
     (["--endpoint"], "--endpoint"),
+    (["--server", "coap://127.0.0.1:9", "--app", "no_such_app"], "--app"),
+    (["--server", "coap://127.0.0.1:9", "--app", "client.codes"], "--app"),     # no start()
 ])
 def test_bad_option_is_one_line_and_exit_2(args, names):
     p = _run(*args)
