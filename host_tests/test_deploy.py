@@ -92,6 +92,8 @@ def test_source_package_json():
     # the sources, the core and the default board; `make package` rewrites it
     pj = json.load(open(os.path.join(ROOT, "package.json")))
     files = [u for _, u in pj["urls"]]
+    assert pj == package.source_json(), \
+        "package.json is stale (device files added or removed): run make package"
     for f in files:
         assert os.path.exists(os.path.join(ROOT, f)), f
     for f in ("firmware/main.py", "client/client.py", "boards/config.py", "boards/unix.py", "boards/esp32.py"):
@@ -152,3 +154,27 @@ def test_flash_commands():
         assert p.returncode == 0, p.stderr
     p = subprocess.run(["make", "-n", "console", "PORT=/dev/pts/7"], cwd=ROOT, capture_output=True, text=True)
     assert ".venv/bin/mpremote connect /dev/pts/7 repl" in p.stdout
+
+
+def test_mip_install_sources_like_github(tmp_path):
+    # ./package.json served from a copy of the repository's device folders, as
+    # raw.githubusercontent.com would serve the repository for
+    # `mpremote mip install github:OWNER/REPO`: relative URLs, sources
+    import shutil
+    www = tmp_path / "repo"
+    for d in ("client", "objects", "boards", "firmware"):
+        shutil.copytree(os.path.join(ROOT, d), www / d, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(os.path.join(ROOT, "package.json"), www / "package.json")
+    httpd = serve(www)
+    try:
+        dev_dir = tmp_path / "flash"
+        with PtyDevice(str(dev_dir)) as dev:
+            p = subprocess.run([MPREMOTE, "connect", dev.path, "resume", "mip", "install", "--target", "lib",
+                                "http://127.0.0.1:%d/package.json" % httpd.server_address[1]],
+                               capture_output=True, text=True, timeout=300)
+            assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+        pj = json.load(open(os.path.join(ROOT, "package.json")))
+        for target, _ in pj["urls"]:
+            assert (dev_dir / "lib" / target).read_bytes() == (www / target).read_bytes(), target
+    finally:
+        httpd.shutdown()
