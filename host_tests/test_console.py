@@ -159,3 +159,19 @@ def test_console_fota_push_and_pull(tmp_path):
             c.kill()
         if s.p.poll() is None:
             s.p.kill()
+
+
+def test_cli_web_option_serves_the_page():
+    import json
+    import re
+    import urllib.request
+    s = Proc("--port", str(free_port()), "--no-console", "--web", "127.0.0.1:0")
+    try:
+        line = s.lines[s.wait("web page on http://")]
+        url = re.search(r"(http://[\d.]+:\d+/)", line).group(1)
+        assert b"LwM2M dev server" in urllib.request.urlopen(url, timeout=10).read()
+        assert json.loads(urllib.request.urlopen(url + "api/clients", timeout=10).read()) == []
+    finally:
+        s.p.terminate()
+        s.p.wait(20)
+    assert "[server] stopped" in "\n".join(s.lines)
