@@ -22,6 +22,7 @@ sent = []       # (client ms, parsed message)
 addr = None
 mid = [100]
 replies = {}    # token -> response
+UPDATE_CODE = CHANGED   # the answer to an Update (a test may refuse them)
 
 
 def _rec(tr):
@@ -44,7 +45,7 @@ def pump():
         m = coap.parse(d)
         if m.code and m.code < 32:
             path = m.strs(URI_PATH)
-            r = coap.Msg(ACK, CREATED if path == ["rd"] else CHANGED if m.code == POST else DELETED, m.mid, m.token)
+            r = coap.Msg(ACK, CREATED if path == ["rd"] else UPDATE_CODE if m.code == POST else DELETED, m.mid, m.token)
             if path == ["rd"]:
                 addr = a
                 r.add(LOCATION_PATH, "rd").add(LOCATION_PATH, "x")

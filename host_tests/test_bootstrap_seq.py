@@ -18,26 +18,21 @@ import re
 
 import pytest
 
-from bootstrap_server import BootstrapServer, tlv_of
-from devclient import DevClient
-from lwm2m_formats import tlv_instance
-from lwm2m_server import Server
-from test_bootstrap import factory, kinds, registered, start
+from lwm2m_formats import tlv_instance, tlv_resource
+from test_bootstrap import bs, dm, factory, registered, start  # noqa: F401 (fixtures)
 from test_dtls_interop import EP as CERT_EP, libcoap_pki, pki  # noqa: F401 (fixture)
 
 TLV = 11542
 
 
-@pytest.fixture
-def dm():
-    with Server(port=0, name="dm") as s:
-        yield s
-
-
-@pytest.fixture
-def bs():
-    with BootstrapServer(port=0) as s:
-        yield s
+def session(tmp_path, bs, ep, clock="virtual"):
+    """A client from the factory configuration (a bootstrap account only),
+    its Bootstrap-Request taken, the bootstrap server driving by hand."""
+    bs.configs[ep] = {"manual": True}
+    factory(tmp_path, bs.port)
+    c = start(tmp_path, ep, clock)
+    bs.wait_request(ep)
+    return c
 
 
 def bs_account(bs):
@@ -81,11 +76,8 @@ def check_one_account_then_restart(tmp_path, dm, bs, c, ep, bs_iid, dm_iid, ssid
 @pytest.mark.parametrize("delete", ["/0", "/"])
 def test_delete_then_new_bootstrap_account_and_dm_account(tmp_path, dm, bs, delete):
     ep = "bs-seq" + delete.replace("/", "-")
-    bs.configs[ep] = {"manual": True}
-    factory(tmp_path, bs.port)
-    c = start(tmp_path, ep, "virtual")
+    c = session(tmp_path, bs, ep)
     try:
-        bs.wait_request(ep)
         assert security_links(bs, ep) == ["</0/0>"]
         assert bs.delete(ep, delete).code == "2.02"
         assert security_links(bs, ep) == ["</0/0>"]       # kept through the Delete
@@ -102,11 +94,8 @@ def test_delete_then_new_bootstrap_account_and_dm_account(tmp_path, dm, bs, dele
 
 def test_whole_object_tlv_writes(tmp_path, dm, bs):
     ep = "bs-objects"
-    bs.configs[ep] = {"manual": True}
-    factory(tmp_path, bs.port)
-    c = start(tmp_path, ep, "virtual")
+    c = session(tmp_path, bs, ep)
     try:
-        bs.wait_request(ep)
         assert bs.delete(ep, "/").code == "2.02"
         sec = tlv_instance(3, _res(bs_account(bs))) + tlv_instance(4, _res(dm_account(dm, 9)))
         assert bs.write(ep, "/0", sec, TLV).code == "2.04"
@@ -125,7 +114,6 @@ def test_whole_object_tlv_writes(tmp_path, dm, bs):
 
 
 def _res(d):
-    from lwm2m_formats import tlv_resource
     return [tlv_resource(k, v) for k, v in sorted(d.items())]
 
 
@@ -133,11 +121,8 @@ def _res(d):
                                   "psk-over-coap", "rpk"])
 def test_finish_refuses_inconsistent(tmp_path, dm, bs, case):
     ep = "bs-bad-" + case
-    bs.configs[ep] = {"manual": True}
-    factory(tmp_path, bs.port)
-    c = start(tmp_path, ep, "virtual")
+    c = session(tmp_path, bs, ep)
     try:
-        bs.wait_request(ep)
         assert bs.delete(ep, "/0").code == "2.02"
         acc = dm_account(dm)
         if case == "two-new-bootstrap":
@@ -165,12 +150,9 @@ def test_bootstrap_certificate_account_then_dtls_with_certificates(tmp_path, bs,
     # mode is no LwM2M server: its 4.xx to the Register proves the CoAP round
     # trip through the certificate session the bootstrap configured.
     ep = CERT_EP
-    bs.configs[ep] = {"manual": True}
-    factory(tmp_path, bs.port)
     with libcoap_pki("coap-server-openssl", pki) as port:
-        c = start(tmp_path, ep, "real")
+        c = session(tmp_path, bs, ep, "real")
         try:
-            bs.wait_request(ep)
             assert bs.delete(ep, "/0").code == "2.02"
             acc = {0: "coaps://127.0.0.1:%d" % port, 1: False, 2: 2, 10: 3, 15: 3, 14: "lwm2m.example",
                    3: (pki / "cli.der").read_bytes(), 5: (pki / "cli.key.der").read_bytes(),

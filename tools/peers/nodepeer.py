@@ -10,12 +10,14 @@ node_modules comes from tools/peers/package-lock.json (`make peers`, or
 import json
 import os
 import shutil
-import socket
 import subprocess
+import sys
 import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from devclient import free_port  # noqa: E402
 
 
 def missing():
@@ -35,17 +37,9 @@ def ensure():
     subprocess.run(cmd, cwd=HERE, check=True, stdout=subprocess.DEVNULL, timeout=600)
 
 
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class NodePeer:
     def __init__(self, script, port=None, timeout=15):
-        self.port = port or free_udp_port()
+        self.port = port or free_port()
         self.events = []
         self.replies = {}
         self.lines = []
