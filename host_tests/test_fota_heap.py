@@ -49,6 +49,8 @@ print("SETUP", gc.mem_alloc() - base)
 n = 0
 while fw.inst[0][3] == 1 and n < 200000:
     c.step()
+    if fw.inst[0][3] != 1:
+        break
     c.idle()
     n += 1
 print("RESULT", fw.inst[0][3], fw.inst[0][5], peak[0], peak[1])

@@ -1,0 +1,147 @@
+"""Firmware update figures for `make bench` (tools/bench.py calls measure()):
+
+fota_pull_kbps     our coap:// pull of a 256 KB package (Block2, 1024-byte
+                   blocks) from aiocoap's file server on loopback: the client
+                   (.mpy, unix port, real clock) in its own loop, KB/s
+fota_coap_client_kbps  libcoap's coap-client fetching the same file from the
+                   same server in the same run (-b 1024)
+fota_pull_ratio    ours / coap-client's (goal >= 0.5)
+fota_peak_heap_kb  live heap the download keeps (sampled after gc.collect()
+                   every 4 blocks, code left out: frozen on a board)
+fota_mpy_bytes     .mpy bytes of the firmware-update code a coap:// pull or a
+                   push loads (objects/firmware + client/fwup + client/fwdl
+                   + boards/fwstore); fota_mpy_bytes_resident: the part
+                   loaded at start-up (objects/firmware); fota_http_mpy_bytes:
+                   client/http (http:// pulls only)"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOOLS = os.path.dirname(HERE)
+ROOT = os.path.dirname(TOOLS)
+sys.path.insert(0, TOOLS)
+import build_mpy  # noqa: E402
+from fota import package, serve  # noqa: E402
+
+MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
+MPY = os.path.join(ROOT, "build", "fota", "mpy")
+CODE = ("objects/firmware.py", "client/fwup.py", "client/fwdl.py", "boards/fwstore.py")
+
+# the client with only the objects it needs, on the real unix board; prints
+# the pull's wall time and the live heap it kept
+PULL = r"""
+import gc, sys, time
+from boards.unix import Board
+from client.client import Client
+from objects.firmware import Firmware
+from objects.security import Security
+from objects.server import Server
+import client.fwup, client.fwdl, boards.fwstore, client.exchange
+b = Board(sys.argv[1])
+fw = Firmware(b)
+c = Client(b, "bench", [Security(), Server(), fw])
+c.step()
+gc.collect()
+base = gc.mem_alloc()
+peak = [0, 0]
+up = fw.u()
+feed = up.feed
+heap = sys.argv[3] == "heap"
+
+
+def probe(d):
+    r = feed(d)
+    peak[1] += 1
+    if heap and peak[1] % 4 == 0:
+        gc.collect()
+        peak[0] = max(peak[0], gc.mem_alloc() - base)
+    return r
+
+
+up.feed = probe
+t = time.ticks_ms()
+fw.write(0, 1, sys.argv[2])
+n = 0
+while fw.inst[0][3] == 1 and n < 1000000:
+    c.step()
+    if fw.inst[0][3] != 1:
+        break
+    c.idle()
+    n += 1
+print("RESULT", fw.inst[0][3], fw.inst[0][5], time.ticks_diff(time.ticks_ms(), t), peak[0], peak[1])
+"""
+
+
+def pull(uri, heap=False):
+    """(State, Update Result, ms, peak live heap bytes, blocks) of one pull."""
+    st = tempfile.mkdtemp(prefix="fota-bench-")
+    try:
+        script = os.path.join(st, "pull.py")
+        with open(script, "w") as f:
+            f.write(PULL)
+        env = dict(os.environ, MICROPYPATH=".frozen:" + MPY)
+        p = subprocess.run([MICROPYTHON, script, st, uri, "heap" if heap else "-"],
+                           capture_output=True, text=True, env=env, cwd=st, timeout=300)
+        line = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT")]
+        if not line:
+            raise RuntimeError("pull failed: " + p.stdout[-500:] + p.stderr[-500:])
+        return tuple(int(x) for x in line[0].split()[1:])
+    finally:
+        shutil.rmtree(st, ignore_errors=True)
+
+
+def coap_client(uri, out):
+    exe = shutil.which("coap-client-notls") or shutil.which("coap-client")
+    if not exe:
+        return None
+    t = time.monotonic()
+    subprocess.run([exe, "-b", "1024", "-o", out, uri], check=True, timeout=120,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.monotonic() - t
+
+
+def measure(runs=3):
+    sizes = build_mpy.build(out=MPY)
+    res = {"fota_mpy_bytes": sum(sizes[k] for k in CODE),
+           "fota_mpy_bytes_resident": sizes["objects/firmware.py"],
+           "fota_http_mpy_bytes": sizes["client/http.py"]}
+    d = tempfile.mkdtemp(prefix="fota-bench-files-")
+    files = os.path.join(d, "files")
+    os.mkdir(files)
+    try:
+        pkg = package.build(os.urandom(256 * 1024), package.IMAGE, "bench", "1.0")
+        with open(os.path.join(files, "fw.pkg"), "wb") as f:
+            f.write(pkg)
+        kb = len(pkg) / 1024
+        with serve.CoapFiles(files) as fs:
+            uri = fs.uri("fw.pkg")
+            ours, theirs = [], []
+            for _ in range(runs):      # interleaved: the same load for both
+                s, r, ms, _, _ = pull(uri)
+                if (s, r) != (2, 0):
+                    raise RuntimeError("pull ended in state %d result %d" % (s, r))
+                ours.append(kb / (ms / 1000))
+                out = os.path.join(d, "cc.bin")
+                t = coap_client(uri, out)
+                if t is not None:
+                    with open(out, "rb") as f:
+                        if f.read() != pkg:
+                            raise RuntimeError("coap-client got other bytes")
+                    theirs.append(kb / t)
+            res["fota_pull_kbps"] = round(max(ours), 1)
+            if theirs:
+                res["fota_coap_client_kbps"] = round(max(theirs), 1)
+                res["fota_pull_ratio"] = round(max(ours) / max(theirs), 2)
+            res["fota_peak_heap_kb"] = round(pull(uri, heap=True)[3] / 1024, 1)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    return res
+
+
+if __name__ == "__main__":
+    for k, v in sorted(measure().items()):
+        print("%-24s %s" % (k, v))
