@@ -139,6 +139,7 @@ class Ex:
 LOG = []
 
 def conn(**kw):
+    del LOG[:]          # (the log of the latest connection only)
     b = Board()
     c = tcp.Conn(b, "h", 1, None, lambda *a: LOG.append(" ".join(str(x) for x in a)), **kw)
     c.ex = Ex()
