@@ -43,6 +43,8 @@ class Udp:
         self.sock.connect(ai[-1])
         self.sock.setblocking(False)
         self.board = board
+        self.rp = select.poll()     # this socket alone: is a datagram waiting?
+        self.rp.register(self.sock, select.POLLIN)
 
     # send(buf, off, n) / recv(buf): allocation-free forms the exchange uses
     # (a stream write with offset and length; one datagram read into buf -> n)
@@ -64,7 +66,14 @@ class Udp:
         try:
             if buf is not None:
                 # one datagram: a socket's readinto is a stream read that,
-                # non-blocking, joins every datagram waiting into buf
+                # non-blocking, joins every datagram waiting into buf. So
+                # recv (its bytes are this port's one allocation per
+                # datagram), after an allocation-free look (ipoll): an idle
+                # step raises and allocates nothing
+                for _ in self.rp.ipoll(0):
+                    break
+                else:
+                    return 0
                 d = self.sock.recv(len(buf))
                 n = len(d)
                 buf[:n] = d
