@@ -58,7 +58,7 @@ class Board(Unix):
         self.light = int(cfg.get("lightsleep_ms", 20))  # radio-off waits this long or more: lightsleep
         self.wdt = None
         self.wlan = network.WLAN(network.STA_IF)
-        self.wlan.active(True)
+        self.wlan.active(bool(self.ssid))   # no Wi-Fi configured (a modem board): off
         pins = cfg.get("pins") or {}
         self.adc = None
         if pins.get("battery") is not None:

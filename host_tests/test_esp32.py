@@ -158,7 +158,8 @@ def test_dns_failure_then_recovery(tmp_path):
         c = Esp(d)
         try:
             i = c.wait_line("connect failed coap://lwm2m.test:%d -202" % srv.port, timeout=20)
-            c.wait_line("connect failed", after=i + 1, timeout=10)
+            i = c.wait_line("connect failed", after=i + 1, timeout=10)
+            c.wait_line("retry in", after=i, timeout=10)
             retries = [int(x) for x in re.findall(r"retry in (\d+) ?s", c.output())]
             assert retries[:2] == [1, 2], c.output()
             set_ap(d, dns={"lwm2m.test": "127.0.0.1"})
