@@ -182,7 +182,7 @@ class Bootstrap:
             return Msg(code=BAD_REQUEST)    # text that is not UTF-8: malformed
         except Exception as e:
             # a genuine bug: 5.00, logged with the path (never the values)
-            self.c.log("error", "bootstrap", "/" + "/".join(str(bytes(x), "latin-1") for x in m.all(URI_PATH)),
+            self.c.log("error", "bootstrap", "/" + "/".join("".join(map(chr, bytes(x))) for x in m.all(URI_PATH)),
                        type(e).__name__)
             return Msg(code=INTERNAL_SERVER_ERROR)
 

@@ -172,7 +172,7 @@ class Engine:
             return Msg(code=BAD_REQUEST)    # text that is not UTF-8: a malformed request
         except Exception as e:
             # a genuine bug: 5.00, logged with the request's path
-            self.c.log("error", m.code, "/" + "/".join(str(bytes(s), "latin-1") for s in m.all(URI_PATH)), repr(e))
+            self.c.log("error", m.code, "/" + "/".join("".join(map(chr, bytes(s))) for s in m.all(URI_PATH)), repr(e))
             return Msg(code=INTERNAL_SERVER_ERROR)
 
     def dispatch(self, m, path, srv):

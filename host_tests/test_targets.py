@@ -192,6 +192,33 @@ def test_unix32_session_loads_only_what_it_needs():
     assert not loaded, loaded
 
 
+def test_unix32_bug_in_an_object_is_a_logged_5_00():
+    # the engine's last-resort path (5.00 + a log line with the request path)
+    # must itself work on the vendored runtime, which knows no "latin-1"
+    out = run32("""import memsession as ms
+from client.model import Obj
+from client.codes import R, INT
+class Boom(Obj):
+    ID = 32770
+    RES = ((0, R, INT, 0, 1),)
+    def defaults(self, iid):
+        return {0: 0}
+    def read(self, iid, rid):
+        raise ValueError("boom")
+s = ms.Session()
+b = Boom()
+b.create(0)
+s.c.objs[b.ID] = b
+b.client = s.c
+s.c.log = print
+s.wait_event("register")
+_, r = s.req(ms.GET, "/32770/0/0")
+print("CODE %x" % r.code)
+""")
+    assert "CODE a0" in out, out[-2000:]
+    assert "error 1 /32770/0/0 ValueError('boom'" in out, out[-2000:]
+
+
 def test_unix32_e2e_session():
     # the scripted session against the dev server on loopback (plain CoAP)
     need("multilib")

@@ -254,14 +254,14 @@ def _measure(res):
     else:
         elf = build.qemu(build.QEMU_HEAP, harness=False)
         res["frozen_flash_kb"] = round(build.frozen_bytes(elf) / 1024, 1)
-        h = min_heap(lambda n: qemu_session(n)[0], 8 * 1024, 64 * 1024, 512)
+        h = min_heap(lambda n: qemu_session(n)[0], 8 * 1024, 96 * 1024, 512)
         res["qemu_min_heap_kb"] = h and round(h / 1024, 1)
     if build.missing_tools("multilib"):
         print("bench_targets: " + build.missing_tools("multilib"))
         return
     compile_mpy()
     # DM operations in the server's default format (TLV), as the 64-bit figures
-    h = min_heap(lambda n: _all3(n, False), 16 * 1024, 160 * 1024, 1024, 2)
+    h = min_heap(lambda n: _all3(n, False), 16 * 1024, 256 * 1024, 1024, 2)
     res["min_heap_32_kb"] = h and h // 1024
     # the same with the device code frozen into the firmware (FROZEN_MANIFEST,
     # as firmware/manifest.py does for ESP32): code in flash, not in the heap
