@@ -1,6 +1,7 @@
 # Device Management & Service Enablement interface (transport spec §6.4.4):
 # maps a CoAP request (method + path) to an LwM2M operation on the registry.
-from client.coap import Msg, PAY, body
+from client.coap import Msg, body
+from client.render import path_in, read as read_into
 from client.model import check
 from client.codes import (ACCEPT, BAD_OPTION, BAD_REQUEST, BLOCK1, BLOCK2, CHANGED,
                           CONTENT, CONTENT_FORMAT, CREATED, CoapError, DELETE, DELETED,
@@ -38,12 +39,9 @@ def fmt(cf):
     return None
 
 
-_paths = []     # recent request paths (tuples), reused: no tuple per request
-
-
 def path_of(m, root=()):
     # root: the alternate path's segments (transport spec §6.4.1); requests
-    # elsewhere are 4.04. (_path_in: a parsed request's digits read in place)
+    # elsewhere are 4.04. (render.path_in: a parsed request's digits read in place)
     p = []
     a = m.all(URI_PATH)
     n = len(root)
@@ -62,45 +60,6 @@ def path_of(m, root=()):
     if len(p) > 4:
         raise CoapError(NOT_FOUND)
     return tuple(p)
-
-
-def _path_in(m):
-    b = m.buf
-    v0 = v1 = v2 = v3 = 0
-    n = 0
-    for k in range(m.no):
-        if m.on[k] != URI_PATH:
-            continue
-        i, e = m.os[k], m.oe[k]
-        if i == e or n == 4:
-            raise CoapError(NOT_FOUND)
-        v = 0
-        while i < e:
-            c = b[i] - 0x30
-            if not 0 <= c <= 9:
-                raise CoapError(NOT_FOUND)
-            v = v * 10 + c
-            i += 1
-            if v > 65535:
-                raise CoapError(NOT_FOUND)
-        if n == 0:
-            v0 = v
-        elif n == 1:
-            v1 = v
-        elif n == 2:
-            v2 = v
-        else:
-            v3 = v
-        n += 1
-    for p in _paths:
-        if len(p) == n and (n < 1 or p[0] == v0) and (n < 2 or p[1] == v1) and (
-                n < 3 or p[2] == v2) and (n < 4 or p[3] == v3):
-            return p
-    p = (v0, v1, v2, v3)[:n]
-    if len(_paths) >= 16:
-        _paths.pop(0)
-    _paths.append(p)
-    return p
 
 
 def text(b):
@@ -125,7 +84,6 @@ class Engine:
         self.c = client
         self.objs = client.objs
         self.blocks = None
-        self.w = None       # client/render.py, loaded with the first Read
         # alternate path (transport spec §6.4.1), e.g. "/alt": registered as
         # </alt>;rt="oma.lwm2m", every object served under it
         self.alt = getattr(client, "alt", "")
@@ -159,7 +117,7 @@ class Engine:
                 r = self.blk().block1(m, srv)    # a Block1 body is served once complete
                 if r:
                     return r
-            r = self.dispatch(m, path_of(m, self.root) if self.root or m.buf is None else _path_in(m), srv)
+            r = self.dispatch(m, path_of(m, self.root) if self.root or m.buf is None else path_in(m), srv)
             if blk and m.has(BLOCK1) and r.code < 128:
                 r.add(BLOCK1, m.uint(BLOCK1) & ~8)
             if blk or len(r.payload) > 1024:
@@ -318,35 +276,9 @@ class Engine:
         return r
 
     def render(self, r, path, acc, srv=None):
-        # the representation of path into r, written in place into r's
-        # buffer (client/render.py) when the format has a writer and it
-        # fits one block, else through records; returns the content format
-        o = self.exists(path)
-        n = len(path)
-        if acc is None:
-            acc = self.c.fmt
-            if n == 4 or n == 3 and not o.res(path[2])[3]:
-                acc = FMT_OPAQUE if o.res(path[2])[2] == OPAQUE else FMT_TEXT
-        w = self.w
-        if not w:
-            from client import render as w
-            self.w = w
-        wr = w.TLV if acc == FMT_TLV else w.SENML if acc == FMT_SENML_CBOR else (
-            w.TEXT if acc == FMT_TEXT else w.OPAQ if acc == FMT_OPAQUE else None)
-        if wr:
-            buf = r.home or bytearray(PAY + 1024)
-            wr.start(path, buf, PAY, PAY + 1024)
-            try:
-                w.walk(self, o, path, srv, wr)
-                r.pn = wr.done() - PAY
-                r.pbuf = buf
-                r.add(CONTENT_FORMAT, acc)
-                return acc
-            except w.Full:  # more than a block: records, block-wise
-                pass
-        r.payload, acc = self.encode(path, self.collect(path, srv), acc)
-        r.add(CONTENT_FORMAT, acc)
-        return acc
+        # the representation of path into r, in place (client/render.py);
+        # returns the content format
+        return read_into(self, r, path, acc, srv)
 
     # -- Write / Create ----------------------------------------------------
     def decode(self, m, path):

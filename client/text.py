@@ -4,6 +4,7 @@
 # in base64.
 import re
 from binascii import a2b_base64, b2a_base64
+from client.render import Writer, room, put, put_dec, blen
 from client.codes import (CoapError, BAD_REQUEST, NOT_ACCEPTABLE,
                           UNSUPPORTED_CONTENT_FORMAT, STR, INT, UINT, FLOAT,
                           BOOL, OPAQUE, TIME, OBJLNK, CORELNK)
@@ -109,3 +110,48 @@ def dec_opaque(payload, base, typeof):
     if len(base) < 3 or typeof(base[:3]) != OPAQUE:
         raise CoapError(UNSUPPORTED_CONTENT_FORMAT)
     return [(base, bytes(payload))]
+
+
+# -- text and opaque writers of the Read path: one value (client/render.py)
+class Text(Writer):
+    def start(self, path, buf, i, end):
+        Writer.start(self, path, buf, i, end)
+        self.n = 0
+
+    def multi(self, rid):
+        raise CoapError(NOT_ACCEPTABLE)
+
+    def val(self, iid, rid, ri, t, v):
+        if self.n or (4 if ri >= 0 else 3) != len(self.path):
+            raise CoapError(NOT_ACCEPTABLE)
+        self.n = 1
+        if t == STR or t == CORELNK:
+            put(self, v, blen(v))
+        elif t == BOOL:
+            room(self, 1)
+            self.buf[self.i] = 0x31 if v else 0x30
+            self.i += 1
+        elif t == OBJLNK:
+            put_dec(self, v[0])
+            room(self, 1)
+            self.buf[self.i] = 0x3A
+            self.i += 1
+            put_dec(self, v[1])
+        elif t == INT or t == UINT or t == TIME:
+            put_dec(self, v)
+        else:   # FLOAT, OPAQUE (base64): the text codec (allocates)
+            x = enc([((0,) * len(self.path), t, v)], self.path)
+            put(self, x, len(x))
+
+    def done(self):
+        if not self.n:
+            raise CoapError(NOT_ACCEPTABLE)
+        return self.i
+
+
+class Opaque(Text):
+    def val(self, iid, rid, ri, t, v):
+        if self.n or t != OPAQUE or (4 if ri >= 0 else 3) != len(self.path):
+            raise CoapError(NOT_ACCEPTABLE)
+        self.n = 1
+        put(self, v, len(v))

@@ -105,11 +105,11 @@ def parse_only(req):
     buf = bytearray(1280)
     buf[0:len(req)] = req
     n = len(req)
-    from client.engine import _path_in
+    from client.render import path_in
 
     def f():
         coap.parse_into(buf, m, n)
-        _path_in(m)
+        path_in(m)
         m.uint(ACCEPT)
         m.has(OBSERVE)
     return f
