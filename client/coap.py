@@ -16,11 +16,9 @@ class Malformed(Exception):
 
 
 class Msg:
-    # t: type, code, mid, token (bytes), payload (bytes/memoryview, possibly
-    # empty). Options: no of them; a built message keeps numbers and
-    # values in the lists on/ov; a parsed one (buf set) numbers in on and
-    # value offsets in os/oe into buf. Rarely set fields are class
-    # defaults (an instance stores only what it sets: small messages)
+    # t, code, mid, token (bytes), payload (bytes-like). Options: no of them,
+    # numbers in on; values in the list ov (built) or as offsets os/oe into
+    # buf (parsed). Rarely set fields are class defaults (small instances)
     pbuf = None     # payload rendered in place: pn bytes at PAY of pbuf
     pn = 0
     at = 0          # where build_into started
@@ -49,8 +47,7 @@ class Msg:
         self.mid = mid
         self.token = token
         self.payload = b""
-        if self.pbuf is not None:
-            self.pbuf = None
+        self.pbuf = None
         self.pn = 0
         self.no = 0
         return self
@@ -159,13 +156,6 @@ class Msg:
         return r.reset(0, code, 0, None)
 
 
-def uint_bytes(v):
-    n = 0
-    while v >> (8 * n):
-        n += 1
-    return v.to_bytes(n, "big")
-
-
 def parse(data, m=None, n=-1):
     # parse data[:n] (all of it when n < 0) into m, a new Msg when None
     if m is None:
@@ -218,19 +208,13 @@ def opts_at(m, mv, i, n=-1):
 def inbox():
     # a message to parse into again and again (its offset arrays made once)
     m = Msg()
-    _prep(m)
+    m.on, m.os, m.oe = _arr(), _arr(), _arr()
     return m
 
 
-def _prep(m):
-    if type(m.on) is not type(_ARR):    # first parse into m: offset arrays
-        m.on = _arr()
-        m.os = _arr()
-        m.oe = _arr()
-
-
 def _opts(m, mv, i, n):
-    _prep(m)
+    if type(m.on) is not type(_ARR):    # first parse into m: offset arrays
+        m.on, m.os, m.oe = _arr(), _arr(), _arr()
     m.buf = mv
     num = 0
     k = 0
@@ -274,9 +258,7 @@ def _opts(m, mv, i, n):
         if i + ln > n:
             return False
         if k == len(on):    # more options than room: grow (rare, allocates)
-            on = m.on = _arr(on)
-            m.os = _arr(m.os)
-            m.oe = _arr(m.oe)
+            on, m.os, m.oe = m.on, m.os, m.oe = _arr(on), _arr(m.os), _arr(m.oe)
         on[k] = num
         m.os[k] = i
         m.oe[k] = i + ln
@@ -286,11 +268,9 @@ def _opts(m, mv, i, n):
     return True
 
 
-def _arr(old=None):
-    a = array("I", bytes(4 * _NOPT))
-    if old:
-        a = array("I", old)
-        a.extend(bytes(4 * len(old)))
+def _arr(old=()):
+    a = array("I", old or bytes(4 * _NOPT))
+    a.extend(bytes(4 * len(old)))
     return a
 
 
@@ -401,19 +381,14 @@ def body(m):
     return m.payload
 
 
-def size(m):
-    # an upper bound of the encoded size of m
-    body(m)
-    s = 4 + (len(m.token) if m.token is not None else 8) + (1 + len(m.payload) if m.payload else 0)
+def build(m):
+    # m in a new buffer of an upper bound of its size (a memoryview of its
+    # bytes): for code off the hot path
+    s = 12 + len(body(m))
     for k in range(m.no):
         v = m.ov[k] if m.buf is None else m.val(k)
         s += 5 + (8 if type(v) is int else 4 * len(v))
-    return s
-
-
-def build(m):
-    # m as a new buffer (a memoryview of its bytes): for code off the hot path
-    buf = bytearray(size(m))
+    buf = bytearray(s)
     return memoryview(buf)[:build_into(m, buf)]
 
 
