@@ -95,7 +95,8 @@ def main():
     for mod, fn in (("bench_report", "measure"), ("dtls_bench", "measure_all"),
                     ("bench_bootstrap", "measure"), ("bench_parts", "measure"), ("bench_transport", "measure"), ("energy", "bench_figures"),
                     ("bench_app", "measure"), ("targets.bench_targets", "measure"), ("bench_sms", "measure"),
-                    ("deploy.bench_deploy", "measure"), ("fota.bench", "measure")):
+                    ("deploy.bench_deploy", "measure"), ("fota.bench", "measure"),
+                    ("bench_alloc", "measure")):     # (its read_3_0_us: the exchange's in-buffer path)
         try:
             res.update(getattr(__import__(mod, None, None, [fn]), fn)())
         except ImportError:
