@@ -1,14 +1,12 @@
 # Information Reporting (transport spec §6.4.5): Observe/Notify (RFC 7641)
-# with notification attributes, Observe-/Read-/Write-Composite, Send.
+# with notification attributes, Send; the composite operations are in
+# client/composite.py.
 from micropython import const
 from client.ids import SRV_CON, SRV_MUTE_SEND, SRV_PMAX, SRV_PMIN, SRV_STORING
 from client.coap import Msg, body
-from client.engine import fmt, pstr
-from client.model import check
-from client.codes import (quiet, ACCEPT, BAD_REQUEST, CHANGED, CON, CONTENT, CONTENT_FORMAT,
-                          CoapError, FETCH, FLOAT, FMT_SENML_CBOR, FMT_SENML_JSON, INT,
-                          METHOD_NOT_ALLOWED, NON, NOT_ACCEPTABLE, OBSERVE, POST,
-                          R, TIME, UINT, UNSUPPORTED_CONTENT_FORMAT, URI_PATH, W)
+from client.engine import pstr
+from client.codes import (quiet, BAD_REQUEST, CON, CONTENT, CONTENT_FORMAT, CoapError, FLOAT,
+                          FMT_SENML_CBOR, INT, NON, OBSERVE, POST, TIME, UINT, URI_PATH)
 
 _DAY = const(86400000)      # a CON notification at least once a day (RFC 7641 §4.5)
 _NMAX = const(32)           # stored notifications at most (and store_max bytes)
@@ -130,11 +128,12 @@ class Reporter:
         self.cancel(srv, m.tok())
         if o == 1:  # deregister: the same token (RFC 7641) or the same path
             self._end(lambda x: x.srv is srv and x.paths == [path])
-            return self.c.engine.read(path, acc)
-        return self._start(Obs(srv, m.tok(), [path], acc, False))
+            return self.c.engine.read(path, acc, srv, m)
+        # rendered into the request's reused response (no buffer of its own)
+        return self._start(Obs(srv, m.tok(), [path], acc, False), m.reply(CONTENT))
 
-    def _start(self, ob):
-        r = self._render(ob)
+    def _start(self, ob, r=None):
+        r = self._render(ob, r)
         self.c.log("observe", pstr(ob.paths[0]))
         self.obs.append(ob)
         ob.last = ob.con = ob.eval = self.c.board.clock.ms()
@@ -351,47 +350,14 @@ class Reporter:
                 d = _min(d, ob.eval + a["epmax"] * 1000)
         return d
 
-    # -- composite operations (SenML) ---------------------------------------
+    # -- composite operations (client/composite.py, loaded when used) ----------
     def composite(self, m, srv):
-        cf = m.uint(CONTENT_FORMAT)
-        if cf not in (FMT_SENML_JSON, FMT_SENML_CBOR):
-            raise CoapError(UNSUPPORTED_CONTENT_FORMAT)
-        from client import senml
-        acc = m.uint(ACCEPT, cf)
-        if m.code == FETCH:
-            paths = senml.dec_paths(m.payload, cf)
-            for p in paths:
-                self.c.engine.exists(p)
-                self.c.engine.allow(srv, R, p)      # Access Control per path
-            o = m.uint(OBSERVE)
-            if o is not None:
-                self.cancel(srv, m.tok())
-                if o == 0:
-                    return self._start(Obs(srv, m.tok(), paths, acc, True))
-            return self.read_composite(paths, acc)
-        # iPATCH: Write-Composite, validated as a whole before anything is written
-        e = self.c.engine
-        todo = []
-        for p, v in senml.dec(m.payload, (), e.typeof, cf):
-            o = e.exists(p[:2])
-            e.allow(srv, W, p)
-            r = o.res(p[2])
-            if not r[1] & W or (len(p) == 4) != bool(r[3]) or v is None:
-                raise CoapError(BAD_REQUEST if v is None else METHOD_NOT_ALLOWED)
-            todo.append((o, p, check(r, v)))
-        for o, p, v in todo:
-            o.write(p[1], p[2], v, p[3] if len(p) == 4 else None)
-        for o, p, v in todo:
-            self.c.changed(p[:3])
-        return Msg(code=CHANGED)
+        from client.composite import composite
+        return composite(self, m, srv)
 
     def read_composite(self, paths, acc):
-        if acc not in (FMT_SENML_JSON, FMT_SENML_CBOR):
-            raise CoapError(NOT_ACCEPTABLE)
-        recs = []
-        for p in paths:
-            recs.extend(self.c.engine.collect(p))
-        return Msg(code=CONTENT, payload=fmt(acc)[0](recs, ())).add(CONTENT_FORMAT, acc)
+        from client.composite import read
+        return read(self, paths, acc)
 
     # -- Send (POST /dp) -----------------------------------------------------
     def send(self, paths, cf=FMT_SENML_CBOR):

@@ -1,0 +1,54 @@
+# Composite operations (LwM2M 1.1, SenML JSON/CBOR) of the Information
+# Reporting interface: Read-Composite and Observe-Composite (FETCH),
+# Write-Composite (iPATCH). Loaded on the first such request.
+from client.coap import Msg
+from client.engine import fmt
+from client.model import check
+from client.report import Obs
+from client.codes import (ACCEPT, BAD_REQUEST, CHANGED, CONTENT, CONTENT_FORMAT, CoapError, FETCH,
+                          FMT_SENML_CBOR, FMT_SENML_JSON, METHOD_NOT_ALLOWED, NOT_ACCEPTABLE,
+                          OBSERVE, R, UNSUPPORTED_CONTENT_FORMAT, W)
+
+
+def composite(rep, m, srv):
+    # FETCH: Read-/Observe-Composite; iPATCH: Write-Composite (SenML JSON/CBOR)
+    cf = m.uint(CONTENT_FORMAT)
+    if cf not in (FMT_SENML_JSON, FMT_SENML_CBOR):
+        raise CoapError(UNSUPPORTED_CONTENT_FORMAT)
+    from client import senml
+    acc = m.uint(ACCEPT, cf)
+    if m.code == FETCH:
+        paths = senml.dec_paths(m.payload, cf)
+        for p in paths:
+            rep.c.engine.exists(p)
+            rep.c.engine.allow(srv, R, p)      # Access Control per path
+        o = m.uint(OBSERVE)
+        if o is not None:
+            rep.cancel(srv, m.tok())
+            if o == 0:
+                return rep._start(Obs(srv, m.tok(), paths, acc, True))
+        return read(rep, paths, acc)
+    # iPATCH: Write-Composite, validated as a whole before anything is written
+    e = rep.c.engine
+    todo = []
+    for p, v in senml.dec(m.payload, (), e.typeof, cf):
+        o = e.exists(p[:2])
+        e.allow(srv, W, p)
+        r = o.res(p[2])
+        if not r[1] & W or (len(p) == 4) != bool(r[3]) or v is None:
+            raise CoapError(BAD_REQUEST if v is None else METHOD_NOT_ALLOWED)
+        todo.append((o, p, check(r, v)))
+    for o, p, v in todo:
+        o.write(p[1], p[2], v, p[3] if len(p) == 4 else None)
+    for o, p, v in todo:
+        rep.c.changed(p[:3])
+    return Msg(code=CHANGED)
+
+
+def read(rep, paths, acc):
+    if acc not in (FMT_SENML_JSON, FMT_SENML_CBOR):
+        raise CoapError(NOT_ACCEPTABLE)
+    recs = []
+    for p in paths:
+        recs.extend(rep.c.engine.collect(p))
+    return Msg(code=CONTENT, payload=fmt(acc)[0](recs, ())).add(CONTENT_FORMAT, acc)
