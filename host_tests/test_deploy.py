@@ -178,3 +178,20 @@ def test_mip_install_sources_like_github(tmp_path):
             assert (dev_dir / "lib" / target).read_bytes() == (www / target).read_bytes(), target
     finally:
         httpd.shutdown()
+
+
+def test_deploy_tree_for_an_esp32(tmp_path):
+    # what make deploy BOARD=esp32 copies: the core and the ESP32 board as
+    # .mpy (mpy-cross -march=xtensawin), no unix-only or optional parts
+    import deploy
+    out = deploy.build("esp32", out=str(tmp_path / "esp32"))
+    lib = os.path.join(out, "lib")
+    assert sorted(os.listdir(os.path.join(lib, "boards"))) == ["config.mpy", "esp32.mpy", "unix.mpy"]
+    assert not os.path.exists(os.path.join(lib, "client", "dtls.mpy"))
+    got = {os.path.relpath(os.path.join(r, f), lib) for r, _, fs in os.walk(lib) for f in fs}
+    want = {f[:-3] + ".mpy" for f in package.parts()["core"] + package.parts()["esp32"]}
+    assert got == want
+    with open(os.path.join(out, "main.py")) as f:
+        assert "main.main([])" in f.read()
+    out = deploy.build("esp32", parts=["dtls"], out=str(tmp_path / "esp32d"))
+    assert os.path.exists(os.path.join(out, "lib", "client", "dtls.mpy"))
