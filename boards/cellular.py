@@ -42,6 +42,7 @@ class CellularBoard:
         self._smsmode = False   # SMS in PDU mode with indications
         self._stored = []       # +CMTI indexes to read
         self._acks = 0          # +CMT to acknowledge
+        self._conn = None       # (ms, Connectivity Monitoring values) last asked
         self.m.on_urc = self._urc
 
     def __getattr__(self, k):
@@ -50,8 +51,27 @@ class CellularBoard:
         return getattr(self.base, k)
 
     def conn(self):
-        # Connectivity Monitoring: LTE-FDD bearer (6), no known IP address
-        return {0: 6, 1: {0: 6}, 2: 0}
+        # Connectivity Monitoring (/4/0): LTE-FDD bearer (6), RSRP as the
+        # signal strength (27.007 +CESQ: dBm = index - 141), the PDN's IP
+        # address (+CGPADDR), cell id (+CEREG); asked at most every 10 s
+        m = self.m
+        now = self.clock.ms()
+        if m.cmd is None and (self._conn is None or now - self._conn[0] > 10000):
+            c = {0: 6, 1: {0: 6}, 2: 0, 4: {0: "0.0.0.0"}, 8: 0}
+            try:
+                f = (m.at("AT+CESQ") or ["+CESQ: 99,99,255,255,255,255"])[0][6:].split(",")
+                if int(f[5]) != 255:
+                    c[2] = int(f[5]) - 141
+                a = m.at("AT+CGPADDR=0")
+                if a:
+                    c[4] = {0: a[0].split(",")[1].strip('" ')}
+                r = m.at("AT+CEREG?")
+                if r:
+                    c[8] = int(r[0].split(",")[3].strip('"'), 16)
+            except (ValueError, IndexError):
+                pass
+            self._conn = (now, c)
+        return self._conn[1] if self._conn else {0: 6, 1: {0: 6}, 2: 0, 4: {0: "0.0.0.0"}, 8: 0}
 
     def deep_sleep(self, ms):
         # the modem keeps its registration (PSM) on its own; our sockets go

@@ -62,6 +62,7 @@ def test_register_and_read_through_at_sockets(vendor, tmp_path):
             big = bytes(range(256)) * 2         # 512 B each way (BG95: over +QISENDEX's limit)
             wb = srv.write(ep, "/19/0/0/0", big, ct=42)
             rb = srv.read(ep, "/19/0/0/0")
+            cm = [srv.read(ep, p, accept=0) for p in ("/4/0/0", "/4/0/2", "/4/0/4/0", "/4/0/8")]
             w = srv.write(ep, "/1/0/1", b"600", ct=0)      # the lifetime: an Update follows
             upd = srv.wait_event("update", ep, timeout=10)
         except Exception:
@@ -80,6 +81,8 @@ def test_register_and_read_through_at_sockets(vendor, tmp_path):
     assert r.code == "2.05" and len(r.payload) > 20
     assert w.code == "2.04"
     assert wb.code == "2.04" and rb.code == "2.05" and rb.payload == big
+    # Connectivity Monitoring from the modem: LTE-FDD, RSRP (+CESQ), PDN address, cell id
+    assert [x.payload for x in cm] == [b"6", b"-81", b"10.0.0.5", b"1"]
     if vendor == "bg95":
         assert any(x.startswith("AT+QISEND=0,") for x in log)
     assert "[client] read /3/0" in out and "[client] deregistered" in out

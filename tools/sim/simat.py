@@ -192,6 +192,12 @@ class SimAt(SimModem):
             return "OK"
         if a in ("AT+CFUN", "AT#XSLEEP", "AT+CSCLK", "AT+QSCLK"):
             return "OK"
+        if a == "AT+CESQ":          # RSRP index 60: -81 dBm
+            self._urc("+CESQ: 99,99,255,255,20,60")
+            return "OK"
+        if a == "AT+CGPADDR":
+            self._urc('+CGPADDR: 0,"10.0.0.5"')
+            return "OK"
         return None
 
     def _sock(self, a, f):
