@@ -1,6 +1,7 @@
 # Composite operations (LwM2M 1.1, SenML JSON/CBOR) of the Information
 # Reporting interface: Read-Composite and Observe-Composite (FETCH),
 # Write-Composite (iPATCH). Loaded on the first such request.
+from micropython import const
 from client.coap import Msg
 from client.engine import fmt
 from client.model import check
@@ -8,6 +9,9 @@ from client.report import Obs
 from client.codes import (ACCEPT, BAD_REQUEST, CHANGED, CONTENT, CONTENT_FORMAT, CoapError, FETCH,
                           FMT_SENML_CBOR, FMT_SENML_JSON, METHOD_NOT_ALLOWED, NOT_ACCEPTABLE,
                           OBSERVE, R, UNSUPPORTED_CONTENT_FORMAT, W)
+
+_R_OPS = const(1)       # a RES table row (client/model.py): operations, ..., multiple
+_R_MULTI = const(3)
 
 
 def composite(rep, m, srv):
@@ -35,7 +39,7 @@ def composite(rep, m, srv):
         o = e.exists(p[:2])
         e.allow(srv, W, p)
         r = o.res(p[2])
-        if not r[1] & W or (len(p) == 4) != bool(r[3]) or v is None:
+        if not r[_R_OPS] & W or (len(p) == 4) != bool(r[_R_MULTI]) or v is None:
             raise CoapError(BAD_REQUEST if v is None else METHOD_NOT_ALLOWED)
         todo.append((o, p, check(r, v)))
     for o, p, v in todo:

@@ -15,6 +15,8 @@ _DEDUP = const(8)       # remembered received CONs (bounded)
 _DSLOT = const(64)      # bytes of a remembered response (larger: not kept)
 _EXCHANGE = const(247000)   # EXCHANGE_LIFETIME, ms
 _NONS = const(4)        # recent NON notifications remembered (RST -> cancel)
+_W_CB = const(0)        # a wait entry (separate response awaited): callback, deadline
+_W_DUE = const(1)
 RX_MAX = const(1280)    # receive buffer (a Block1 of 1024 and its header)
 TX_MAX = const(1152)    # send buffers
 
@@ -283,8 +285,8 @@ class Exchange:
         w = self.wait.pop(m.tok(), None) if self.wait else None
         if m.t == CON:
             self._empty(ACK if w else RST, m.mid)
-        if w and w[0]:
-            w[0](coap.parse(bytes(memoryview(b)[:n])))
+        if w and w[_W_CB]:
+            w[_W_CB](coap.parse(bytes(memoryview(b)[:n])))
 
     def _seen(self, mid, now):
         for k in range(_DEDUP):
@@ -358,10 +360,10 @@ class Exchange:
         if self.wait:
             for tok in list(self.wait):
                 w = self.wait[tok]
-                if now >= w[1]:
+                if now >= w[_W_DUE]:
                     del self.wait[tok]
-                    if w[0]:
-                        w[0](None)
+                    if w[_W_CB]:
+                        w[_W_CB](None)
 
     def deadline(self):
         d = self.tr.deadline()      # a DTLS flight to retransmit
@@ -369,8 +371,8 @@ class Exchange:
             d = self.o_due
         if self.wait:
             for w in self.wait.values():
-                if d is None or w[1] < d:
-                    d = w[1]
+                if d is None or w[_W_DUE] < d:
+                    d = w[_W_DUE]
         return d
 
     def cancel(self):

@@ -12,7 +12,12 @@ from client.coap import PAY
 from client.codes import (CoapError, CONTENT_FORMAT, FMT_OPAQUE, FMT_SENML_CBOR, FMT_TEXT, FMT_TLV,
                           METHOD_NOT_ALLOWED, NOT_FOUND, OPAQUE, R, URI_PATH)
 
-_NB = const(32)     # strings whose UTF-8 length is remembered
+_NB = const(32)
+# a RES table row (client/model.py): id, operations, type, multiple
+_R_ID = const(0)
+_R_OPS = const(1)
+_R_TYPE = const(2)
+_R_MULTI = const(3)     # strings whose UTF-8 length is remembered
 
 
 class Full(Exception):
@@ -129,19 +134,19 @@ def walk(e, o, path, srv, w):
 def _inst(o, iid, path, n, w):
     inst = o.get(iid)
     for r in o.RES:
-        rid = r[0]
+        rid = r[_R_ID]
         if n > 2:
             if rid != path[2]:
                 continue
         elif rid not in inst:
             continue
-        if not r[1] & R:
+        if not r[_R_OPS] & R:
             if n > 2:
                 raise CoapError(METHOD_NOT_ALLOWED)
             continue
         v = o.read(iid, rid)
-        t = r[2]
-        if r[3]:
+        t = r[_R_TYPE]
+        if r[_R_MULTI]:
             if n == 4:
                 if path[3] not in v:
                     raise CoapError(NOT_FOUND)
@@ -214,8 +219,8 @@ def read(e, r, path, acc, srv=None):
     n = len(path)
     if acc is None:
         acc = e.c.fmt
-        if n == 4 or n == 3 and not o.res(path[2])[3]:
-            acc = FMT_OPAQUE if o.res(path[2])[2] == OPAQUE else FMT_TEXT
+        if n == 4 or n == 3 and not o.res(path[2])[_R_MULTI]:
+            acc = FMT_OPAQUE if o.res(path[2])[_R_TYPE] == OPAQUE else FMT_TEXT
     wr = writer(acc)
     if wr:
         buf = r.home or bytearray(PAY + 1024)

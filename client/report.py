@@ -12,6 +12,17 @@ _DAY = const(86400000)      # a CON notification at least once a day (RFC 7641 Â
 _NMAX = const(32)           # stored notifications at most (and store_max bytes)
 _NUM = (INT, UINT, FLOAT, TIME)
 _PERIODS = ("pmin", "pmax", "epmin", "epmax")
+# a stored notification (Reporter.pend; client/sleep.py saves the same list)
+_P_OBS = const(0)
+_P_SEQ = const(1)
+_P_CODE = const(2)
+_P_CF = const(3)
+_P_BODY = const(4)
+_P_MS = const(5)
+# a RES table row (client/model.py): id, operations, type, multiple
+_R_OPS = const(1)
+_R_TYPE = const(2)
+_R_MULTI = const(3)
 
 
 def _under(a, b):
@@ -159,7 +170,7 @@ class Reporter:
             return None
         o = self.c.engine.exists(p)
         t = o.res(p[2])
-        if t[2] not in _NUM or t[3] and len(p) < 4:
+        if t[_R_TYPE] not in _NUM or t[_R_MULTI] and len(p) < 4:
             return None
         v = o.read(p[1], p[2])
         return v[p[3]] if len(p) == 4 else v
@@ -167,7 +178,7 @@ class Reporter:
     def _end(self, f):
         # end the observations f(o) is true for, with their stored notifications
         self.obs = [o for o in self.obs if not f(o)]
-        self.pend = [p for p in self.pend if not f(p[0])]
+        self.pend = [p for p in self.pend if not f(p[_P_OBS])]
 
     def cancel(self, srv, token):
         self._end(lambda o: o.srv is srv and o.token == token)
@@ -252,7 +263,7 @@ class Reporter:
         q.append([ob, ob.seq, r.code, r.opt(CONTENT_FORMAT), bytes(body(r)), now])
         self.c.log("store", pstr(ob.paths[0]), ob.seq)
         n = 0
-        while len(q) > _NMAX or sum(len(p[4]) for p in q) > self.store_max:
+        while len(q) > _NMAX or sum(len(p[_P_BODY]) for p in q) > self.store_max:
             q.pop(0)
             n += 1
         if n:
@@ -262,7 +273,7 @@ class Reporter:
     def _held(self, srv):
         # stored notifications of srv wait: live ones must not overtake them
         for p in self.pend:
-            if p[0].srv is srv:
+            if p[_P_OBS].srv is srv:
                 return True
         return False
 
@@ -273,13 +284,13 @@ class Reporter:
         if not self.pend:
             return
         for p in list(self.pend):
-            s = p[0].srv
+            s = p[_P_OBS].srv
             if s.ready() and s.ex.idle():
                 self.pend.remove(p)
-                r = Msg(code=p[2], payload=p[4])
-                if p[3] is not None:
-                    r.add(CONTENT_FORMAT, p[3])
-                self._tx(p[0], p[1], r, now)
+                r = Msg(code=p[_P_CODE], payload=p[_P_BODY])
+                if p[_P_CF] is not None:
+                    r.add(CONTENT_FORMAT, p[_P_CF])
+                self._tx(p[_P_OBS], p[_P_SEQ], r, now)
 
     def step(self, now):
         # Called at every client step, radio on or off. An observation is due
