@@ -202,6 +202,7 @@ def qemu(heap=QEMU_HEAP, harness=True):
             shutil.copy(os.path.join(build, "firmware.elf"), elf + ".tmp")
             shutil.copy(os.path.join(build, "frozen_content.o"), elf[:-4] + ".frozen.o")
             os.rename(elf + ".tmp", elf)
+            prune()
     return elf
 
 
@@ -210,6 +211,25 @@ def frozen_bytes(elf):
     out = subprocess.run(["arm-none-eabi-size", elf[:-4] + ".frozen.o"], capture_output=True,
                          text=True, check=True).stdout.split("\n")[1].split()
     return int(out[0]) + int(out[1])
+
+
+def prune(keep=24):
+    """Drop all but the newest `keep` cached firmwares / .mpy trees (each run
+    on changed sources makes new ones) and extractions of other tarballs."""
+    for pat, n in (("bin/qemu-*.elf", keep), ("bin/micropython32-*", 6), ("mpy-*", 6)):
+        found = [p for p in glob.glob(os.path.join(OUT, pat)) if not p.endswith((".log", ".tmp", ".o"))]
+        old = sorted(found, key=os.path.getmtime)[:-n]
+        for p in old:
+            if os.path.isdir(p):
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                for q in (p, p[:-4] + ".frozen.o"):
+                    if os.path.exists(q):
+                        os.unlink(q)
+    if tarball():
+        for d in glob.glob(os.path.join(OUT, "src-*")):
+            if os.path.basename(d) != "src-" + tar_key() and not d.endswith(".tmp"):
+                shutil.rmtree(d, ignore_errors=True)
 
 
 def qemu_cmd(elf):
