@@ -2,7 +2,7 @@
 # the server's certificate (DER, <state>/server.der) as /0/x/4, so the client
 # verifies the coaps+tcp:// server (client/tcptls.py)
 def start(app):
-    c = app.c
+    c = getattr(app, "c", app)      # the application wrapper or the client itself
     with open(c.board.state + "/server.der", "rb") as f:
         der = f.read()
     for i in c.objs[0].inst.values():
