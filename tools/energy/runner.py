@@ -11,7 +11,7 @@ from simcell import CellBoard
 from peer import bind
 from firmware.main import build, options
 from client import coap
-from client.codes import (CON, ACK, RST, GET, PUT, POST, CREATED, CHANGED, DELETED, CONTENT,
+from client.codes import (CON, ACK, GET, PUT, POST, CREATED, CHANGED, DELETED, CONTENT,
                           OBSERVE, URI_PATH, URI_QUERY, LOCATION_PATH)
 with open(sys.argv[1]) as _f:
     C = json.load(_f)
