@@ -115,6 +115,8 @@ class Sms:
                 self.unknown += 1
                 self.log("sms from unknown number ignored", num)
                 continue
+            if len(tr[0].q) >= _PENDING:    # not being read: the oldest go
+                tr[0].q.pop(0)
             if n == 1:
                 tr[0].q.append(d)
                 continue
