@@ -73,8 +73,17 @@ class Client:
         # a new value from the application (a sensor reading): observations
         # of it fire according to their attributes
         o = self.objs[path[0]]
-        o.write(path[1], path[2], value, path[3] if len(path) > 3 else None)
+        # an application object (client/app.Obj) keeps it through store():
+        # derived values (min/max) follow, server-write callbacks do not run
+        getattr(o, "store", o.write)(path[1], path[2], value, path[3] if len(path) > 3 else None)
         self.changed(path)
+
+    def add(self, obj):
+        # an object of the application (client/app.py); once registered, an Update tells the servers
+        obj.client = self
+        self.objs[obj.ID] = obj
+        self.changed((obj.ID,), True)
+        return obj
 
     def at(self, delay_ms, fn):
         # an application timer: fn() runs delay_ms from now, seen by the scheduler

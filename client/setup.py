@@ -61,27 +61,29 @@ def build(board, o, log, objs=()):
     return c
 
 
-def run(app, until=None, deep=None):
-    # client/app.Client.run: the loop until Ctrl-C (then De-register), a
-    # reboot (rebuilt and run again) or a deep sleep (state saved, the board
-    # powers down: returns 3). A fatal error de-registers, then is raised.
-    b = app.board
+def run(board, make, log, start=None, until=None, deep=None):
+    # the loop of firmware/main.py and client/app.Client.run: make() builds
+    # the client, start(client) runs at every boot (the application); until
+    # Ctrl-C (then De-register), a reboot (built and run again) or a deep
+    # sleep (state saved, the board powers down: returns 3). A fatal error
+    # de-registers, then is raised.
+    b = board
     while True:
-        c = app.c
+        c = make()
         if deep:
             from client.sleep import restore
             c.deep_ms = deep
             restore(c)
-        if app.start:
-            app.start(app)
+        if start:
+            start(c)
         if hasattr(b, "attach"):    # a real board: watchdog, wake button, device values
             b.attach(c)
         try:
             c.run(until)
         except KeyboardInterrupt:
-            app.log("interrupted")
+            log("interrupted")
         except Exception as e:
-            app.log("fatal error", repr(e))
+            log("fatal error", repr(e))
             c.stop()
             raise
         if c.store:
@@ -96,9 +98,8 @@ def run(app, until=None, deep=None):
         if not c.reboot:
             c.stop()
             return 0
-        app.log("reboot")
+        log("reboot")
         if hasattr(b, "reset"):     # a real board restarts (machine.reset)
             b.reset()
         for t in list(b.open):
             t.close()
-        app.build()

@@ -20,7 +20,7 @@ class Valve(Obj):
 
 
 def start(c):
-    # c: client/app.Client, called at every boot by firmware/main.py
+    # c: the client (add, set, at, send, log), at every boot (firmware/main.py --app)
     valve = c.add(Valve(1))
     temp = c.add(Temperature())
     state = {"t": 20.0}

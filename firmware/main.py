@@ -11,45 +11,41 @@ if sys.path[0].endswith("firmware"):
     # script's folder first on sys.path; the packages are in its parent
     sys.path.insert(1, sys.path[0][:-8])
 
-# name, default, kind, help. kind: "" flag, "uri", "int" (> 0), "num" (s, >= 0),
-# "str", or the allowed values separated by "|"
+# name, default, kind (help texts: firmware/clihelp.py, loaded for --help only).
+# kind: "" flag, "uri", "int" (> 0), "num" (s, >= 0), "hex", "str", or the
+# allowed values separated by "|"
 OPTS = (
-    ("server", None, "uri", "LwM2M server coap[s]://HOST:PORT (else from --state)"),
-    ("endpoint", "mpy-client", "str", "endpoint client name"),
-    ("lifetime", "300", "int", "registration lifetime, s"),
-    ("binding", "U", "U|UQ|T|TQ|M|MQ|S|SQ|US|UQS", "binding: U (UDP), T (TCP), M (MQTT), S (SMS); +Q for queue mode"),
-    ("tcp", None, "str", "TCP/MQTT accounts: keep-alive S[,Pong wait S][,long] (long: queue mode keeps the connection)"),
-    ("awake", None, "num", "queue mode: awake window after the last message, s"),
-    ("bootstrap", None, "uri", "Bootstrap-Server coap[s]://HOST:PORT"),
-    ("psk-identity", "", "str", "PSK identity of coaps:// servers"),
-    ("psk-key", None, "hex", "PSK key of coaps:// servers, hex"),
-    ("state", "state", "str", "state directory (saved configuration, factory.cfg)"),
-    ("clock", "real", "real|virtual", "virtual: a clock that jumps over idle time (tests)"),
-    ("duration", None, "num", "stop after S seconds of client time"),
-    ("deep", None, "num", "radio-off sleeps of S s or more are deep sleeps (exit 3, restored on restart)"),
-    ("app", None, "str", "application module with start(client)"),
-    ("alt", None, "str", "alternate path, e.g. /alt"),
-    ("format", None, "11542|112|110|11543|11544", "preferred content format"),
-    ("modem", None, "str", "a cellular modem on this serial device (a pty on the unix port): DEV[,nrf91|sim7080|bg95]"),
-    ("sms", None, "str", "SMS binding: SERVER_MSISDN[,OWN_MSISDN] (--binding S, SQ, US or UQS; needs --modem)"),
-    ("quiet", False, "", "no log lines"),
-    ("help", False, "", "this list"),
+    ("server", None, "uri"),
+    ("endpoint", "mpy-client", "str"),
+    ("lifetime", "300", "int"),
+    ("binding", "U", "U|UQ|T|TQ|M|MQ|S|SQ|US|UQS"),
+    ("tcp", None, "str"),
+    ("awake", None, "num"),
+    ("bootstrap", None, "uri"),
+    ("psk-identity", "", "str"),
+    ("psk-key", None, "hex"),
+    ("state", "state", "str"),
+    ("clock", "real", "real|virtual"),
+    ("duration", None, "num"),
+    ("deep", None, "num"),
+    ("app", None, "str"),
+    ("alt", None, "str"),
+    ("format", None, "11542|112|110|11543|11544"),
+    ("modem", None, "str"),
+    ("sms", None, "str"),
+    ("quiet", False, ""),
+    ("help", False, ""),
 )
 
-# reason phrases of the codes the client prints (RFC 7252 §12.1.2)
-PHRASES = {"2.01": "Created", "2.02": "Deleted", "2.04": "Changed", "2.05": "Content",
-           "4.00": "Bad Request", "4.01": "Unauthorized", "4.02": "Bad Option", "4.03": "Forbidden",
-           "4.04": "Not Found", "4.05": "Method Not Allowed", "4.06": "Not Acceptable",
-           "4.08": "Request Entity Incomplete", "4.12": "Precondition Failed",
-           "4.13": "Request Entity Too Large", "4.15": "Unsupported Content-Format",
-           "5.00": "Internal Server Error", "5.01": "Not Implemented", "5.03": "Service Unavailable"}
+
+def _side(name):
+    # a module beside this one (firmware/NAME.py), however main was started
+    p = __name__.rpartition(".")[0]
+    return __import__(p + "." + name if p else name, None, None, ["HELP"])
 
 
 def usage():
-    print("usage: micropython firmware/main.py [options]")
-    for name, d, kind, text in OPTS:
-        arg = " " + ("URI" if kind == "uri" else "S" if kind in ("int", "num") else kind.upper()) if kind else ""
-        print("  --%-24s %s%s" % (name + arg, text, "" if d in (None, False, "") else " (default %s)" % d))
+    _side("clihelp").usage(OPTS)
 
 
 class Bad(Exception):
@@ -83,9 +79,9 @@ def _check(name, kind, v):
 def options(argv):
     o = {}
     kinds = {}
-    for name, d, kind, _ in OPTS:
-        o[name] = d
-        kinds[name] = kind
+    for e in OPTS:
+        o[e[0]] = e[1]
+        kinds[e[0]] = e[2]
     i = 0
     while i < len(argv):
         k = argv[i]
@@ -136,7 +132,7 @@ def build(board, o, log):
 
 def say(*a):
     # one log line; CoAP codes get their reason phrase ("4.00 Bad Request")
-    print(*[x + " " + PHRASES[x] if type(x) is str and x in PHRASES else x for x in a])
+    print(*[_side("clihelp").phrase(x) if type(x) is str and len(x) == 4 and x[1] == "." else x for x in a])
 
 
 def main(argv):
@@ -160,24 +156,23 @@ def main(argv):
     def log(*a):
         if not o["quiet"]:
             say("[client %d.%03d]" % divmod(board.clock.ms(), 1000), *a)
-    from client.app import Client
-    app = Client(board, log, objs(), **o)
     until = None
     if o["duration"]:
         until = board.clock.ms() + int(float(o["duration"]) * 1000)
-    if o["app"]:
+    start = None
+    if o["app"]:    # the application: start(client) at every boot (client/app.py)
         try:
-            app.start = __import__(o["app"], None, None, ["start"]).start
+            start = __import__(o["app"], None, None, ["start"]).start
         except (ImportError, AttributeError) as e:
             print("main.py: bad value for --app: %r (%s)" % (o["app"], e), file=sys.stderr)
             sys.exit(2)
+    from client.setup import run
     try:
-        rc = app.run(until, o["deep"] and int(float(o["deep"]) * 1000))
+        rc = run(board, lambda: build(board, o, log), log, start, until, o["deep"] and int(float(o["deep"]) * 1000))
     except KeyboardInterrupt:
         rc = 130    # a second Ctrl-C during the De-register: quietly
     if rc:
         sys.exit(rc)
-    return app.c
 
 
 if __name__ == "__main__":

@@ -154,8 +154,8 @@ app = Client(endpoint="mm", server="coap://127.0.0.1:9", board=b, objs=[t])
 seen = []
 core = app.c
 core.changed = lambda p, s=False: seen.append(p)
-# every setter: the sensor's own, the object's generic, the app client's, the core client's
-t.measure(22.0); t.set(0, 5700, 18.0); app.set((3303, 0, 5700), 25.0); core.set((3303, 0, 5700), 21.0)
+# every setter: the sensor's own, the object's generic, the app client's (the core's)
+t.measure(22.0); t.set(0, 5700, 18.0); app.set((3303, 0, 5700), 25.0); t.store(0, 5700, 21.0); core.changed((3303, 0, 5700))
 i = t.inst[0]
 print(i[5700], i[5601], i[5602])
 print(sorted(set(p for p in seen)))

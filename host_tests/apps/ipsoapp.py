@@ -28,8 +28,9 @@ def start(c):
         n = st["n"] = st["n"] + 1
         objs[0].measure(20.0 + n)               # the sensor's own setter
         objs[1].set(0, 5700, 40.0 + n)          # the object's generic setter
-        c.set((3315, 0, 5700), 1000.0 + n)      # the application client's setter
-        c.c.set((3300, 0, 5700), 0.1 * n)       # the core client's setter
+        c.set((3315, 0, 5700), 1000.0 + n)      # the client's setter
+        objs[3].store(0, 5700, 0.1 * n)         # store() (what every setter goes through)
+        c.changed((3300, 0, 5700))
         objs[7].press(n % 2 == 1)               # the button: pressed / released
         objs[4].press(n % 2 == 1)
         objs[6].press(n % 4 < 2)
