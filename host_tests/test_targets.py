@@ -76,7 +76,7 @@ def f32(x):
 
 def numbers_script():
     vals = [{k: v for k, v in payloads(v).items()} for v in VALUES]
-    return ("import memsession\nmemsession.VALUES = %r\nmemsession.numbers()\n" % vals)
+    return ("import memnum\nmemnum.VALUES = %r\nmemnum.numbers()\n" % vals)
 
 
 def check_numbers(out, single):

@@ -11,3 +11,4 @@ for b in os.environ.get("H3_BOARDS", "").split():     # e.g. "unix" for the 32-b
     package("boards", files=[b + ".py"], base_path=src, opt=2)
 if os.environ.get("H3_HARNESS", "1") == "1":
     module("memsession.py", opt=2)
+    module("memnum.py", opt=2)

@@ -166,7 +166,8 @@ def unix32(frozen=False):
 
 def frozen_files():
     """The files the qemu manifest may freeze (for the cache key)."""
-    out = [os.path.join(SRC, "firmware", "main.py"), os.path.join(HERE, "memsession.py")]
+    out = [os.path.join(SRC, "firmware", "main.py"), os.path.join(HERE, "memsession.py"),
+           os.path.join(HERE, "memnum.py")]
     for d in ("client", "objects"):
         out += glob.glob(os.path.join(SRC, d, "**", "*.py"), recursive=True)
     return out
