@@ -17,7 +17,7 @@ PEERS := tools/peers/node_modules/.package-lock.json
 N ?= 20
 TESTS ?= host_tests
 
-.PHONY: help setup run test bench mpy clean targets peers test-stress
+.PHONY: help setup run server test bench mpy clean targets peers test-stress
 
 help:             ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -53,8 +53,6 @@ $(APT_STAMP):
 	@command -v coap-server-notls >/dev/null || { (apt-get update -q && apt-get install -y -q libcoap3-bin) || echo "warning: libcoap3-bin not installed"; }
 	@# lighttpd: the HTTP server (Range, ETag) firmware pulls are tested against (test_fota*)
 	@command -v lighttpd >/dev/null || test -x /usr/sbin/lighttpd || { (apt-get update -q && apt-get install -y -q lighttpd) || echo "warning: lighttpd not installed"; }
-	@# lighttpd: the HTTP server (Range, ETag) firmware pulls are tested against (test_fota*)
-	@command -v lighttpd >/dev/null || test -x /usr/sbin/lighttpd || { (apt-get update -q && apt-get install -y -q lighttpd) || echo "warning: lighttpd not installed"; }
 	@# mosquitto: the MQTT broker of the LwM2M-over-MQTT tests (test_mqtt) and make run-mqtt
 	@command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto || { (apt-get update -q && apt-get install -y -q mosquitto) || echo "warning: mosquitto not installed"; }
 	@# chromium + chromium-driver: the headless browser of the dev server's web page test (test_web)
@@ -71,6 +69,9 @@ $(PEERS): tools/peers/package.json tools/peers/package-lock.json
 
 run: setup        ## the main job: client bootstraps, registers, scripted session (unix port); MQTT=1: over LwM2M over MQTT
 	$(PY) tools/run_demo.py $(if $(MQTT),--mqtt)
+
+server: setup     ## the dev LwM2M server: a console on this terminal (help), web page on 127.0.0.1:8080
+	$(PY) tools/lwm2m_server.py --port $(or $(PORT_COAP),5683) --web $(or $(WEB),8080)
 
 test: setup       ## run all host tests (pytest; 'no tests' fails)
 	$(VENV)/bin/pytest -q -n $(JOBS) host_tests; rc=$$?; \
