@@ -230,30 +230,12 @@ def _opts(m, mv, i, n):
         d = b >> 4
         ln = b & 0x0F
         # extended delta then extended length (13: +1 byte, 14: +2 bytes)
-        if d == 13:
-            if i >= n:
-                return False
-            d = mv[i] + 13
-            i += 1
-        elif d == 14:
-            if i + 1 >= n:
-                return False
-            d = ((mv[i] << 8) | mv[i + 1]) + 269
-            i += 2
-        elif d == 15:
+        if d == 15 or ln == 15 or i + _XL[d] + _XL[ln] > n:
             return False
-        if ln == 13:
-            if i >= n:
-                return False
-            ln = mv[i] + 13
-            i += 1
-        elif ln == 14:
-            if i + 1 >= n:
-                return False
-            ln = ((mv[i] << 8) | mv[i + 1]) + 269
-            i += 2
-        elif ln == 15:
-            return False
+        d = _xv(mv, i, d)
+        i += _XL[b >> 4]
+        ln = _xv(mv, i, ln)
+        i += _XL[b & 0x0F]
         num += d
         if i + ln > n:
             return False
@@ -266,6 +248,18 @@ def _opts(m, mv, i, n):
         i += ln
     m.no = k
     return True
+
+
+_XL = b"\0\0\0\0\0\0\0\0\0\0\0\0\0\1\2\0"   # extension bytes of a 4-bit delta/length
+
+
+def _xv(mv, i, x):
+    # the value of a delta/length nibble x whose extension starts at mv[i]
+    if x == 13:
+        return mv[i] + 13
+    if x == 14:
+        return ((mv[i] << 8) | mv[i + 1]) + 269
+    return x
 
 
 def _arr(old=()):

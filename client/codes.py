@@ -111,6 +111,29 @@ DTLS_CLOSED = const(5)
 DTLS_NAMES = ("idle", "hello", "key", "connected", "failed", "closed")
 
 
+class DtlsState:
+    # the session state of client/dtls.py Dtls and client/dtlscert.py
+    # DtlsCert: a DTLS_* number in _st, read through these methods
+    _st = DTLS_IDLE
+
+    def phase(self):
+        return self._st
+
+    def connected(self):
+        return self._st == DTLS_CONNECTED
+
+    def idle(self):
+        return self._st == DTLS_IDLE
+
+    def handshaking(self):
+        return self._st == DTLS_HELLO or self._st == DTLS_KEY
+
+    @property
+    def state(self):
+        # its name, for logs and tests
+        return DTLS_NAMES[self._st]
+
+
 def quiet(*a):
     # the log when none is given (callers test `log is not quiet` first: no
     # message is formatted on a hot path for nobody)

@@ -11,7 +11,7 @@ from .crypto import prf, ct_eq
 from .dtlsrec import (Records, reassemble, CCM8, CBC_SHA256, CCS as _CCS, ALERT as _ALERT, HS as _HS,
                       APP as _APP, CID as _CID)
 from .codes import (DTLS_IDLE as IDLE, DTLS_HELLO as HELLO, DTLS_KEY as KEY, DTLS_CONNECTED as CONNECTED,
-                    DTLS_FAILED as FAILED, DTLS_CLOSED as CLOSED, DTLS_NAMES as NAMES)
+                    DTLS_FAILED as FAILED, DTLS_CLOSED as CLOSED, DtlsState)
 # handshake message types
 _SH = const(2)
 _HVR = const(3)
@@ -41,7 +41,8 @@ def _int(b):
     return int.from_bytes(b, "big")
 
 
-class Dtls:
+class Dtls(DtlsState):
+    # (phase(), connected(), idle(), state: client/codes.py DtlsState)
     INTO = True  # send(buf, off, n) / recv(buf) as boards/unix.py's Udp
     timeout_ms = 1000  # RFC 6347 s4.2.4.1: initial retransmission timer, doubled
     max_timeout_ms = 60000  # on each retransmission up to this
@@ -65,24 +66,6 @@ class Dtls:
         self._due = None
         self._flight = None
         self._q = []
-
-    # -- the session state (numbers from client/codes.py), read through methods
-    def phase(self):
-        return self._st
-
-    def connected(self):
-        return self._st == CONNECTED
-
-    def idle(self):
-        return self._st == IDLE
-
-    def handshaking(self):
-        return self._st == HELLO or self._st == KEY
-
-    @property
-    def state(self):
-        # its name, for logs and tests
-        return NAMES[self._st]
 
     @property
     def _suite(self):

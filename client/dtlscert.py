@@ -23,7 +23,7 @@
 import io
 from micropython import const
 from client.codes import (DTLS_IDLE as IDLE, DTLS_HELLO as HELLO, DTLS_CONNECTED as CONNECTED,
-                          DTLS_FAILED as FAILED, DTLS_CLOSED as CLOSED, DTLS_NAMES as NAMES)
+                          DTLS_FAILED as FAILED, DTLS_CLOSED as CLOSED, DtlsState)
 from tls import SSLContext, PROTOCOL_DTLS_CLIENT, CERT_OPTIONAL, CERT_REQUIRED
 
 _ENOTCONN = const(107)
@@ -81,7 +81,8 @@ def _spki(c):
     return c[i:_tl(c, i)[1]]
 
 
-class DtlsCert:
+class DtlsCert(DtlsState):
+    # (phase(), connected(), idle(), state: client/codes.py DtlsState)
     poll_ms = 200  # how often the handshake wants step()
     handshake_ms = 125000  # bound on the handshake (mbedTLS gives up after ~123 s)
     ciphers = ("TLS-ECDHE-ECDSA-WITH-AES-128-CCM-8", "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256",
@@ -108,22 +109,8 @@ class DtlsCert:
         self._q = []
         self._rx = []
 
-    # the session state (numbers from client/codes.py), read through methods
-    def phase(self):
-        return self._st
-
-    def connected(self):
-        return self._st == CONNECTED
-
-    def idle(self):
-        return self._st == IDLE
-
     def resumed(self):
         return False    # no session resumption here: a new session registers again
-
-    @property
-    def state(self):
-        return NAMES[self._st]
 
     def start(self):
         self._st = HELLO
