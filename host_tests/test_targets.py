@@ -219,6 +219,35 @@ print("CODE %x" % r.code)
     assert "error 1 /32770/0/0 ValueError('boom'" in out, out[-2000:]
 
 
+# what tools/alloc_probe.py runs under heap_lock (issue 13), here on 32 bits.
+# A Current Time (/3/0/13, about 1.8e9 s) is beyond the 31-bit small ints of
+# a 32-bit port: reading it makes a long int on the heap (on ESP32 too), so the
+# notifications that carry it allocate there; every other hot path must not.
+# (in test_alloc.py's order: a case may leave state the next one meets)
+CASES = ["parse", "read_res", "read_res_senml", "read_3_0_tlv", "read_3_0_senml",
+         "notify", "notify_3_0_tlv", "notify_con", "retransmit", "dtls_record", "idle_poll"]
+TIME_CASES = ["notify", "notify_3_0_tlv"]
+
+
+def test_unix32_hot_paths_do_not_allocate():
+    need("multilib")
+    import json
+    import subprocess
+    probe = os.path.join(ROOT, "tools", "alloc_probe.py")
+    if not os.path.exists(probe):
+        pytest.skip("no tools/alloc_probe.py")
+    env = dict(os.environ, MICROPYPATH=".frozen:" + vb.SRC)
+    p = subprocess.run([vb.unix32(), probe] + CASES, capture_output=True,
+                       text=True, env=env, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    got = json.loads(p.stdout.strip().splitlines()[-1])
+    for case in CASES:
+        if case not in TIME_CASES:
+            assert got[case] == [0, True], (case, got[case])
+    for case in TIME_CASES:     # a long int or two per notification, no more
+        assert got[case][0] <= 512, (case, got[case])
+
+
 def test_unix32_e2e_session():
     # the scripted session against the dev server on loopback (plain CoAP)
     need("multilib")
