@@ -1,0 +1,146 @@
+"""Queue mode and sleep around a firmware pull: a download keeps the device
+awake while blocks flow (the client's awake window ends many times over a
+slow link, the radio never goes off), and a radio-off period in the middle
+of a download pauses it: nothing is lost, it goes on when the radio is back
+and ends Downloaded with the digest right."""
+import os
+import socket
+import subprocess
+import threading
+
+from conftest import MICROPYTHON, ROOT
+from fota import serve
+from fotautil import TEXT, client, files_dir, pkg, state_dir
+from lwm2m_server import Server
+
+
+class SlowRelay:
+    """UDP relay to a server that holds every answer back delay_s (a slow
+    link: longer than the virtual board's real-time slice, so the client's
+    clock runs on while it waits)."""
+
+    def __init__(self, port, delay_s=0.05):
+        self.srv = ("127.0.0.1", port)
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.bind(("127.0.0.1", 0))
+        self.port = self.s.getsockname()[1]
+        self.up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.up.connect(self.srv)
+        self.delay = delay_s
+        self.peer = None
+        self.stop_ = False
+        for fn in (self._c2s, self._s2c):
+            threading.Thread(target=fn, daemon=True).start()
+
+    def _c2s(self):
+        self.s.settimeout(0.2)
+        while not self.stop_:
+            try:
+                d, self.peer = self.s.recvfrom(65536)
+            except OSError:
+                continue
+            self.up.send(d)
+
+    def _s2c(self):
+        self.up.settimeout(0.2)
+        while not self.stop_:
+            try:
+                d = self.up.recv(65536)
+            except OSError:
+                continue
+            if self.peer:   # each one delayed on its own (no queue builds up)
+                threading.Timer(self.delay, self.s.sendto, (d, self.peer)).start()
+
+    def close(self):
+        self.stop_ = True
+
+
+def test_pull_keeps_queue_mode_client_awake():
+    d = files_dir()
+    with open(os.path.join(d, "fw.pkg"), "wb") as f:
+        f.write(pkg(48 * 1024, "8.0", seed=14))
+    # the server holds requests while the client sleeps, until its wake-up Update
+    with Server(port=0, awake_s=0.0, flush_delay=0.0) as srv, serve.CoapFiles(d) as fs:
+        relay = SlowRelay(fs.port)
+        c = client(srv, "fq", state_dir(), "--binding", "UQ", "--awake", "1")
+        try:
+            c.wait_line("sleep", timeout=30)            # queue mode: radio off when idle
+            uri = "coap://127.0.0.1:%d/fw.pkg" % relay.port
+            assert srv.write("fq", "/5/0/1", uri, TEXT, timeout=60).code == "2.04"
+            i = c.wait_line("fw pull", timeout=30)
+            j = c.wait_line("fw downloaded", timeout=120, after=i)
+            during = c.lines[i:j]
+            assert not any("] sleep" in ln for ln in during), "\n".join(during)
+            t = [float(ln.split("]")[0].split()[1]) for ln in (c.lines[i], c.lines[j])]
+            assert t[1] - t[0] > 5          # many awake windows of 1 s went by meanwhile
+            c.wait_line("] sleep", timeout=60, after=j)     # and it sleeps again after
+        finally:
+            c.kill()
+            relay.close()
+
+
+RADIO = r"""
+import sys
+from boards.virtual import VirtualBoard
+from client.client import Client
+from objects.firmware import Firmware
+from objects.security import Security
+from objects.server import Server
+b = VirtualBoard(sys.argv[1])
+fw = Firmware(b)
+c = Client(b, "radio", [Security(), Server(), fw])
+c.step()
+up = fw.u()
+feed = up.feed
+seen = [0, 0]
+
+
+def on():
+    b.radio = True
+    print("radio on", b.clock.ms())
+
+
+def probe(d):
+    seen[0] += 1
+    if seen[0] == 20:               # the modem goes to sleep mid-download
+        b.radio = False
+        seen[1] = b.clock.ms()
+        print("radio off", seen[1])
+        c.at(120000, on)
+    return feed(d)
+
+
+up.feed = probe
+fw.write(0, 1, sys.argv[2])
+n = 0
+while fw.inst[0][3] == 1 and n < 100000:
+    c.step()
+    if fw.inst[0][3] != 1:
+        break
+    c.idle()
+    n += 1
+print("RESULT", fw.inst[0][3], fw.inst[0][5], seen[0], b.clock.ms() - seen[1])
+"""
+
+
+def test_radio_off_mid_download_pauses_and_resumes():
+    d = files_dir()
+    with open(os.path.join(d, "fw.pkg"), "wb") as f:
+        f.write(pkg(64 * 1024, "8.1", seed=15))
+    st = state_dir()
+    script = os.path.join(st, "radio.py")
+    with open(script, "w") as f:
+        f.write(RADIO)
+    with serve.CoapFiles(d) as fs:
+        p = subprocess.run([MICROPYTHON, script, st, fs.uri("fw.pkg")], capture_output=True,
+                           text=True, env=dict(os.environ, MICROPYPATH=".frozen:" + ROOT),
+                           cwd=st, timeout=120)
+        requests = fs.requests()
+    out = p.stdout + p.stderr
+    res = [ln for ln in out.splitlines() if ln.startswith("RESULT")]
+    assert res, out
+    state, result, blocks, paused = (int(x) for x in res[0].split()[1:])
+    assert (state, result) == (2, 0), out       # Downloaded, digest right
+    assert blocks == 65 and paused >= 120000    # every block once into the store
+    assert "radio on" in out
+    assert requests <= 65 + 2, requests         # the request in flight asked again
