@@ -195,12 +195,7 @@ class Listener:
             except OSError:
                 pass
 
-    def close(self):
-        b = self.board
-        if self in b.open:
-            b.open.remove(self)
-            b.poll.unregister(self.sock)
-        self.sock.close()
+    close = Udp.close
 
 
 def listen(board, port, host="0.0.0.0"):
