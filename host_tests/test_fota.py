@@ -143,3 +143,31 @@ def test_app_bundle_swapped_in_old_kept():
 
 def res_name(srv, ep):
     return srv.read(ep, "/5/0/6", accept=TEXT).payload.decode()
+
+
+def test_cli_build_and_push():
+    # tools/fota/cli.py: build an app bundle from a folder, push it with the
+    # dev server (progress printed), Update, the outcome after the reboot
+    import subprocess
+    import sys
+    from devclient import DevClient, ROOT, free_port
+    d = files_dir()
+    with open(os.path.join(d, "main.py"), "w") as f:
+        f.write("print('v9')\n")
+    out = os.path.join(os.path.dirname(d), "app.pkg")
+    cli = [sys.executable, os.path.join(ROOT, "tools", "fota", "cli.py")]
+    r = subprocess.run(cli + ["build", "--app", "--name", "app", "--version", "9.0", d, "-o", out],
+                       capture_output=True, text=True, check=True)
+    assert "app bundle app 9.0" in r.stdout
+    port = free_port()
+    p = subprocess.Popen(cli + ["push", "--port", str(port), "--ep", "fcli", out],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    st = state_dir()
+    c = DevClient("coap://127.0.0.1:%d" % port, "fcli", "--lifetime", "600", state=st)
+    try:
+        text = p.communicate(timeout=120)[0]
+    finally:
+        c.kill()
+    assert p.returncode == 0, text + c.output()
+    assert "push 100%" in text and "after the reboot: state 0, result 1, version 9.0" in text
+    assert open(os.path.join(st, "app", "main.py")).read() == "print('v9')\n"
