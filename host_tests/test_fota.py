@@ -171,3 +171,23 @@ def test_cli_build_and_push():
     assert p.returncode == 0, text + c.output()
     assert "push 100%" in text and "after the reboot: state 0, result 1, version 9.0" in text
     assert open(os.path.join(st, "app", "main.py")).read() == "print('v9')\n"
+
+
+def test_state_and_result_notify_on_change():
+    with Server(port=0) as srv:
+        c = client(srv, "fo", state_dir())
+        try:
+            s = srv.observe("fo", "/5/0/3", accept=TEXT)
+            r = srv.observe("fo", "/5/0/5", accept=TEXT)
+            assert (s.first.payload, r.first.payload) == (b"0", b"0")
+            bad = bytearray(pkg(8 * 1024, "x", seed=16))
+            bad[-1] ^= 1
+            assert push.push(srv, "fo", bytes(bad), say=None) == "2.04"    # Result 5
+            assert push.push(srv, "fo", pkg(8 * 1024, "y", seed=17), say=None) == "2.04"
+            states = [n.payload for n in s.wait(4)]
+            results = [n.payload for n in r.wait(2)]
+            # Downloading, Idle (integrity failure), Downloading, Downloaded
+            assert states == [b"1", b"0", b"1", b"2"], states
+            assert results == [b"5", b"0"], results      # 5, then 0 when the next download starts
+        finally:
+            c.kill()
