@@ -159,6 +159,16 @@ def main(argv):
     until = None
     if o["duration"]:
         until = board.clock.ms() + int(float(o["duration"]) * 1000)
+    # an application bundle installed by Firmware Update (/5, kind 1) comes first
+    st = getattr(board, "state", o["state"])
+    sys.path.insert(0, st + "/app")
+    try:
+        import os
+        os.stat(st + "/app.new")        # there: a reset cut the swap short
+        from boards.fwstore import swap
+        swap(st)
+    except OSError:
+        pass
     start = None
     if o["app"]:    # the application: start(client) at every boot (client/app.py)
         try:

@@ -118,9 +118,12 @@ def test_pull_sha256_fragment_and_raw_image():
 
 def test_app_bundle_swapped_in_old_kept():
     st = state_dir()
-    v1 = package.build(package.bundle({"hello.py": b"X = 1\n"}), package.APP, "app", "1.0")
-    v2 = package.build(package.bundle({"hello.py": b"X = 2\n", "more.py": b""}), package.APP,
-                       "app", "1.1")
+    def app(v):     # the application module of the bundle: start(client) at every boot
+        return b"def start(c):\n    c.log('bundle app %s')\n" % v.encode()
+    v1 = package.build(package.bundle({"hello.py": b"X = 1\n", "fotaapp.py": app("1.0")}),
+                       package.APP, "app", "1.0")
+    v2 = package.build(package.bundle({"hello.py": b"X = 2\n", "more.py": b"", "fotaapp.py": app("1.1")}),
+                       package.APP, "app", "1.1")
     with Server(port=0) as srv:
         c = client(srv, "fa", st)
         try:
@@ -128,15 +131,17 @@ def test_app_bundle_swapped_in_old_kept():
             assert update(srv, c, "fa") == (0, 1, "1.0")
         finally:
             c.kill()
-        c = client(srv, "fa", st)
+        c = client(srv, "fa", st, "--app", "fotaapp")     # the installed bundle runs
         try:
+            assert "bundle app 1.0" in c.output()
             assert push.push(srv, "fa", v2, say=None) == "2.04"
             assert update(srv, c, "fa") == (0, 1, "1.1")
             assert res_name(srv, "fa") == "app"
+            c.wait_line("bundle app 1.1")               # after the reboot: the new one
         finally:
             c.kill()
     app = os.path.join(st, "app")
-    assert sorted(os.listdir(app)) == ["hello.py", "more.py"]
+    assert sorted(os.listdir(app)) == ["fotaapp.py", "hello.py", "more.py"]
     assert open(os.path.join(app, "hello.py")).read() == "X = 2\n"
     assert open(os.path.join(st, "app.old", "hello.py")).read() == "X = 1\n"     # for a roll-back
 
