@@ -135,10 +135,17 @@ class Up:
         except OSError:
             pass
 
+    def hold(self, n):
+        # a cellular board requests no RAI while a download runs
+        b = self.board
+        if hasattr(b, "fw_dl"):
+            b.fw_dl += n
+
     def stop(self, drop=False):
         # end the transfer in progress (the partial download stays for a resume
         # unless drop)
         if self.dl:
+            self.hold(-1)
             self.dl.close()
             if self.dl in self.client.tasks:
                 self.client.tasks.remove(self.dl)
@@ -230,6 +237,7 @@ class Up:
         except MemoryError:
             return self.fail(NO_RAM)
         self.client.tasks.append(self.dl)
+        self.hold(1)
         self.log("pull", r["u"], "from", self.sink.off)
 
     def _sink(self, h=None, off=0):

@@ -144,3 +144,35 @@ def test_radio_off_mid_download_pauses_and_resumes():
     assert blocks == 65 and paused >= 120000    # every block once into the store
     assert "radio on" in out
     assert requests <= 65 + 2, requests         # the request in flight asked again
+
+
+def test_cellular_board_requests_no_rai_while_downloading(mp):
+    # the RAI a cellular board attaches to a NON notification: "none follows"
+    # normally, "ongoing" while a firmware download holds the connection
+    out = mp(r"""
+import io
+from boards.unix import Board
+from boards.cellular import CellularBoard
+from boards.modem import RAI_NONE, RAI_ONGOING
+from client.fwup import Up
+b = CellularBoard(Board("/tmp"), io.BytesIO(), "bg95")
+b._rai(1, False)
+idle = b.m.rai_next
+
+
+class Fw:
+    inst = {0: {}}
+    rec = {}
+    client = None
+    board = b
+
+
+u = Up(Fw())
+u.hold(1)
+b._rai(1, False)
+busy = b.m.rai_next
+u.hold(-1)
+b._rai(1, False)
+print(idle == RAI_NONE, busy == RAI_ONGOING, b.m.rai_next == RAI_NONE)
+""")
+    assert out.split() == ["True", "True", "True"], out
