@@ -66,7 +66,9 @@ def test_pull_coap_aiocoap_fileserver():
         st = state_dir()
         _pull(srv, fs.uri("fw.pkg"), st)
         assert image(st) == package.parse(p)[3]
-        assert fs.requests() == 257                     # 1024-byte blocks, each once
+        # 1024-byte blocks, each once (a few more when the loaded machine lets
+        # a block time out: asked again)
+        assert 257 <= fs.requests() <= 257 + 12
 
 
 def test_pull_coaps_psk():

@@ -82,7 +82,7 @@ def test_256k_pull_heap_flat_in_image_size():
     with serve.CoapFiles(d) as fs:
         small = download_heap(fs.uri("small.pkg"))
         big = download_heap(fs.uri("fw.pkg"))
-        assert fs.requests() == 17 + 257
+        assert 17 + 257 <= fs.requests() <= 17 + 257 + 12
     assert small[:2] == big[:2] == (2, 0) and big[3] == 257
     # what a 256 KB download keeps alive is what a 16 KB one does: streamed
     assert big[2] - small[2] <= 2048, (small, big)
