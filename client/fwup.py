@@ -98,9 +98,15 @@ class Up:
         # the new image counts once a server registered us on it
         c = self.client
         if any(s.registered() for s in c.servers):
-            self.st().confirm(self.rec)
+            r = self.rec
+            self.st().confirm(r)
+            i = self.i
+            i[6] = r["n"] = r.get("pn", "")
+            i[7] = r["v"] = r.get("pv", "")
+            c.changed((5, 0, 6))
+            c.changed((5, 0, 7))
             self.set(IDLE, OK)
-            self.log("updated to", self.i[7])
+            self.log("updated to", i[7])
             for s in c.servers:
                 s.trigger()     # an Update tells the server the outcome
         elif c.board.clock.ms() >= self.at:
@@ -197,7 +203,7 @@ class Up:
             self.set(DOWNLOADED, FAILED)
             return
         self.save()
-        self.log("reboot into", self.rec.get("v"))
+        self.log("reboot into", self.rec.get("pv"))
         st.reboot()
 
     # -- pull ----------------------------------------------------------------
@@ -283,7 +289,7 @@ class Up:
             return self.fail(INTEGRITY)
         h = self.sink.h
         r = self.rec
-        r["k"], r["n"], r["v"] = h[0], h[3], h[4]
+        r["k"], r["pn"], r["pv"] = h[0], h[3], h[4]     # PkgName/Version once it runs
         self.stop()
         self.log("downloaded", h[3], h[4], r.get("z"))
         self.set(DOWNLOADED)
@@ -308,7 +314,7 @@ class Up:
                 return Msg(code=REQUEST_ENTITY_TOO_LARGE).add(SIZE1, self.st().cap)
             self.sink = self._sink()
             self.last = now
-            self.client.at(self.o.push_ms, self._quiet)
+            self.client.at(_POLL_MS, self._quiet)
         sk = self.sink
         if not sk or not self.rec.get("p"):
             raise CoapError(REQUEST_ENTITY_INCOMPLETE)
@@ -325,9 +331,11 @@ class Up:
         return None
 
     def _quiet(self):
+        # a push silent for push_ms: connection lost. Looked at every second
+        # (a virtual clock then moves in steps of a second while it waits)
         if self.sink and self.rec.get("p"):
             t = self.last + self.o.push_ms - self.client.board.clock.ms()
             if t <= 0:
                 self.fail(LOST)
             else:
-                self.client.at(t, self._quiet)
+                self.client.at(min(t, _POLL_MS), self._quiet)

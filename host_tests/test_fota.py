@@ -79,7 +79,7 @@ def test_pull_coaps_psk():
     with Server(port=0) as srv, serve.CoapFiles(d) as fs, \
             DtlsFront(("127.0.0.1", fs.port), {"dev1": KEY}) as f:
         _pull(srv, "coaps://127.0.0.1:%d/fw.pkg" % f.addr[1], args=PSK, version="3.1")
-        assert f.stats["handshakes"] == 1
+        assert f.stats["handshakes"] >= 1      # DTLS through the front end
 
 
 @pytest.mark.skipif(not serve.lighttpd(), reason="lighttpd not installed (make setup installs it)")
