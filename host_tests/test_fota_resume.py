@@ -108,3 +108,38 @@ def test_changed_etag_restarts_from_zero():
         finally:
             c.kill()
     assert image(st) == package.parse(new)[3]
+
+
+def test_lost_connection_result_4_then_same_uri_resumes():
+    # the file server goes away at 40 %: connection lost (Result 4), the
+    # partial download stays; the same URI written again goes on from there
+    d = files_dir()
+    p = pkg(KB256, "6.2", seed=18)
+    with open(os.path.join(d, "fw.pkg"), "wb") as f:
+        f.write(p)
+    st = state_dir()
+    fs = serve.CoapFiles(d).start()
+    port = fs.port
+    stopped = {}
+
+    def echo(line):
+        m = re.search(r"fw at (\d+)", line)
+        if m and int(m.group(1)) >= 0.4 * len(p) and not stopped:
+            stopped["at"] = int(m.group(1))
+            fs.p.kill()
+    with Server(port=0) as srv:
+        c = client(srv, "fr", st, echo=echo)
+        try:
+            assert srv.write("fr", "/5/0/1", fs.uri("fw.pkg"), TEXT).code == "2.04"
+            assert wait_state(srv, "fr", (0,), timeout=60)[:2] == (0, 4)
+            fs.stop()
+            with serve.CoapFiles(d, port) as fs2:
+                assert srv.write("fr", "/5/0/1", fs2.uri("fw.pkg"), TEXT).code == "2.04"
+                assert wait_state(srv, "fr", (0, 2)) == (2, 0, "")
+                again = fs2.requests()
+            m = re.findall(r"fw pull \S+ from (\d+)", c.output())
+            assert int(m[0]) == 0 and int(m[1]) >= 0.4 * len(p) - 4096, m
+            assert again <= len(p) // 1024 * 0.6 + 2, again    # the rest only
+            assert update(srv, c, "fr") == (0, 1, "6.2")
+        finally:
+            c.kill()
