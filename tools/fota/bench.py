@@ -31,35 +31,47 @@ MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 MPY = os.path.join(ROOT, "build", "fota", "mpy")
 CODE = ("objects/firmware.py", "client/fwup.py", "client/fwdl.py", "boards/fwstore.py")
 
-# the client with only the objects it needs, on the real unix board; prints
-# the pull's wall time and the live heap it kept
+# the client with only the objects it needs (unix board, or the virtual
+# clock with "virtual"), one pull in its own loop; mode "heap" samples the
+# live heap every 4 blocks, "radio" turns the radio off for 120 s at block 20.
+# Prints state, result, wall ms, peak live heap, blocks, radio-off ms
 PULL = r"""
 import gc, sys, time
-from boards.unix import Board
 from client.client import Client
 from objects.firmware import Firmware
 from objects.security import Security
 from objects.server import Server
 import client.fwup, client.fwdl, boards.fwstore, client.exchange
+mode = sys.argv[3]
+if sys.argv[4] == "virtual":
+    from boards.virtual import VirtualBoard as Board
+else:
+    from boards.unix import Board
 b = Board(sys.argv[1])
 fw = Firmware(b)
-c = Client(b, "bench", [Security(), Server(), fw])
+c = Client(b, "pull", [Security(), Server(), fw])
 c.step()
 gc.collect()
 base = gc.mem_alloc()
-peak = [0, 0]
+peak = [0, 0, 0]
 up = fw.u()
 feed = up.feed
-heap = sys.argv[3] == "heap"
+
+
+def on():
+    b.radio = True
 
 
 def probe(d):
-    r = feed(d)
     peak[1] += 1
-    if heap and peak[1] % 4 == 0:
+    if mode == "heap" and peak[1] % 4 == 0:
         gc.collect()
         peak[0] = max(peak[0], gc.mem_alloc() - base)
-    return r
+    if mode == "radio" and peak[1] == 20:      # the modem goes to sleep mid-download
+        b.radio = False
+        peak[2] = b.clock.ms()
+        c.at(120000, on)
+    return feed(d)
 
 
 up.feed = probe
@@ -72,19 +84,21 @@ while fw.inst[0][3] == 1 and n < 1000000:
         break
     c.idle()
     n += 1
-print("RESULT", fw.inst[0][3], fw.inst[0][5], time.ticks_diff(time.ticks_ms(), t), peak[0], peak[1])
+print("RESULT", fw.inst[0][3], fw.inst[0][5], time.ticks_diff(time.ticks_ms(), t), peak[0], peak[1],
+      b.clock.ms() - peak[2] if peak[2] else 0)
 """
 
 
-def pull(uri, heap=False):
-    """(State, Update Result, ms, peak live heap bytes, blocks) of one pull."""
-    st = tempfile.mkdtemp(prefix="fota-bench-")
+def pull(uri, mode="-", clock="real", mpy=MPY):
+    """(State, Update Result, ms, peak live heap bytes, blocks, ms since the
+    radio went off) of one pull; mpy: the device code's folder"""
+    st = tempfile.mkdtemp(prefix="fota-pull-")
     try:
         script = os.path.join(st, "pull.py")
         with open(script, "w") as f:
             f.write(PULL)
-        env = dict(os.environ, MICROPYPATH=".frozen:" + MPY)
-        p = subprocess.run([MICROPYTHON, script, st, uri, "heap" if heap else "-"],
+        env = dict(os.environ, MICROPYPATH=".frozen:" + mpy)
+        p = subprocess.run([MICROPYTHON, script, st, uri, mode, clock],
                            capture_output=True, text=True, env=env, cwd=st, timeout=300)
         line = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT")]
         if not line:
@@ -121,7 +135,7 @@ def measure(runs=3):
             uri = fs.uri("fw.pkg")
             ours, theirs = [], []
             for _ in range(runs):      # interleaved: the same load for both
-                s, r, ms, _, _ = pull(uri)
+                s, r, ms = pull(uri)[:3]
                 if (s, r) != (2, 0):
                     raise RuntimeError("pull ended in state %d result %d" % (s, r))
                 ours.append(kb / (ms / 1000))
@@ -136,7 +150,7 @@ def measure(runs=3):
             if theirs:
                 res["fota_coap_client_kbps"] = round(max(theirs), 1)
                 res["fota_pull_ratio"] = round(max(ours) / max(theirs), 2)
-            res["fota_peak_heap_kb"] = round(pull(uri, heap=True)[3] / 1024, 1)
+            res["fota_peak_heap_kb"] = round(pull(uri, "heap")[3] / 1024, 1)
     finally:
         shutil.rmtree(d, ignore_errors=True)
     return res
