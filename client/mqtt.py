@@ -43,8 +43,10 @@ class Mqtt(tcp.Conn):
     def open(self):
         tcp.Conn.open(self)
         if self.s:      # CONNECT (clean session), SUBSCRIBE, then what waits
-            self.tx = pkt(0x10, b"\0\4MQTT\4\2" + (self.ka_ms // 1000).to_bytes(2, "big") + _s(self.ep.encode())) + \
+            t = pkt(0x10, b"\0\4MQTT\4\2" + (self.ka_ms // 1000).to_bytes(2, "big") + _s(self.ep.encode())) + \
                 pkt(0x82, b"\0\1" + _s(self.s2d) + b"\0")
+            self.tx_bytes += len(t) - len(self.tx)     # (instead of the CSM)
+            self.tx = t
 
     def _up(self):
         # connected: a CoAP Ping through the broker and the bridge proves the

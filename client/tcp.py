@@ -131,6 +131,7 @@ class Conn:
         self.retry = 0
         # CSM first: our Max-Message-Size, block-wise transfer supported
         self.tx = frame(Msg(0, CSM).add(2, MAX_RX).add(4, b""))
+        self.tx_bytes += len(self.tx)
         self.log("tcp", "connect", self.host, self.port)
 
     def close(self, why=None):

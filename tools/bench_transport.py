@@ -6,6 +6,9 @@ tools/bench.py: measure() ->
   tcp_mpy_bytes, mqtt_mpy_bytes, rexchange_mpy_bytes   .mpy sizes of
       client/tcp.py, client/mqtt.py (+ the shared client/rexchange.py),
       loaded only for an account whose URI needs them (budget 4 KB each)
+  tcp_queue_bytes_per_wake_short, tcp_queue_bytes_per_wake_long   measured: the
+      real client in queue mode over TCP, bytes per wake-up (CSM every time
+      for a short-lived connection)
   tcp_radio_on_s_day_short, tcp_radio_on_s_day_long, tcp_radio_on_s_day_long_nat30m
       queue mode over TCP, radio-on seconds per day: a short-lived connection
       per wake-up (the default) vs one long-lived connection, whose NAT
@@ -102,10 +105,38 @@ def mqtt_session():
         p.wait()
 
 
+def _queue_run(long_, wakes):
+    # bytes up + down of a TQ client stopped after `wakes` wake-up Updates
+    import re
+    with TcpServer(awake_s=1.0) as srv:
+        c = DevClient("coap+tcp://127.0.0.1:%d" % srv.tcp_port, "bq", "--lifetime", "300", "--binding", "TQ",
+                      "--awake", "2", "--tcp", "60,10" + (",long" if long_ else ""))
+        try:
+            srv.wait_registration("bq", timeout=20)
+            for _ in range(wakes):
+                n = len(srv.events)
+                srv.wait_event("update", "bq", after=n, timeout=30)
+            c.wait_line("sleep", after=len(c.lines), timeout=20)
+            c.interrupt(20)
+        finally:
+            c.kill()
+    m = re.search(r"bytes up=(\d+) down=(\d+)", c.output())
+    return int(m.group(1)) + int(m.group(2))
+
+
+def queue_bytes_per_wake(long_, wakes=4):
+    """Measured: CoAP-over-TCP bytes (up + down, CSM and signalling included)
+    per wake-up of the real client in queue mode, short- or long-lived: the
+    difference between runs with `wakes` wake-ups and with none."""
+    return round((_queue_run(long_, wakes) - _queue_run(long_, 0)) / wakes)
+
+
 def measure():
     res = mpy_sizes()
     res.update(radio_on_day())
-    for k, fn in (("tcp_session_bytes", tcp_session), ("mqtt_session_bytes", mqtt_session)):
+    for k, fn in (("tcp_session_bytes", tcp_session), ("mqtt_session_bytes", mqtt_session),
+                  ("tcp_queue_bytes_per_wake_short", lambda: queue_bytes_per_wake(False)),
+                  ("tcp_queue_bytes_per_wake_long", lambda: queue_bytes_per_wake(True))):
         try:
             res[k] = fn()
         except Exception:  # noqa: BLE001 - a figure missing, not a broken bench
