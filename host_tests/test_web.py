@@ -138,6 +138,8 @@ def test_web_page_read_write_notification_energy():
             b.get("http://%s:%d/" % web.addr)
             b.wait_text("#client-web", "web")
             b.click("#client-web")
+            # the object tree comes with its current values
+            b.wait_text('td.val[data-path="/3/0/0"]', "lwm2m-mpy")
             # Read: the object tree gets the instance's values
             b.click('button[data-op="read"][data-path="/33000/0"]')
             b.wait_text('td.val[data-path="/33000/0/0"]', "false")

@@ -63,12 +63,15 @@ async function select(e) {
   ep = e; $("title").textContent = e; await clients();
   const c = (await api("/api/clients")).find((x) => x.ep === e);
   const tree = $("tree"); tree.innerHTML = "";
-  for (const p of c.objects.filter((p) => p.split("/").length === 3)) {
+  const insts = c.objects.filter((p) => p.split("/").length === 3);
+  for (const p of insts) {
     const h = document.createElement("h3"); h.textContent = p;
     const b = button("read", p, "Read"); h.appendChild(b);
     const t = document.createElement("table"); t.id = "inst-" + p;
     tree.appendChild(h); tree.appendChild(t);
   }
+  // current values at once (a queue-mode client's requests would wait for it: on demand)
+  if (!c.queue) for (const p of insts) if (ep === e) await act("read", p);
 }
 function button(op, path, label) {
   const b = document.createElement("button");
