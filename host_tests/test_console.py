@@ -51,6 +51,7 @@ def test_console_session_through_stdin():
         s.cmd("read con /1/0 senml-json", ["<- 2.05 Content (application/senml+json)", "/1/0/1 v=300",
                                            '/1/0/7 vs="U"'])
         s.cmd("read con /1/0/1 text", ["<- 2.05 Content (text/plain)", "   300"])
+        s.cmd("read con /3/0 senml-cbor", ["<- 2.05 Content (application/senml+cbor)", '/3/0/0 vs="lwm2m-mpy"'])
         s.cmd("write con /33000/0/0 1", "<- 2.04 Changed")
         c.wait_line("valve 0 open (bool)")
         s.cmd("write con /33000/0/1 42 tlv", "<- 2.04 Changed")
