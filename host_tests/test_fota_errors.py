@@ -150,3 +150,13 @@ def test_empty_uri_and_nul_package_reset_from_every_state(srv):
         assert fw(srv, "e6")[:2] == (0, 10)
     finally:
         c.kill()
+
+
+def test_unsupported_package_type_result_6(srv):
+    c = client(srv, "e7", state_dir())
+    try:
+        p = package.build(os.urandom(4096), 7, "x", "1")       # kind 7: not known here
+        assert push.push(srv, "e7", p, say=None) == "4.00"
+        assert fw(srv, "e7")[:2] == (0, 6)
+    finally:
+        c.kill()
