@@ -378,7 +378,7 @@ def body(m):
 def build(m):
     # m in a new buffer of an upper bound of its size (a memoryview of its
     # bytes): for code off the hot path
-    s = 12 + len(body(m))
+    s = 13 + len(body(m))     # header, token (8), payload marker
     for k in range(m.no):
         v = m.ov[k] if m.buf is None else m.val(k)
         s += 5 + (8 if type(v) is int else 4 * len(v))
