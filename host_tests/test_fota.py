@@ -198,3 +198,17 @@ def test_state_and_result_notify_on_change():
             assert results == [b"5", b"0"], results      # 5, then 0 when the next download starts
         finally:
             c.kill()
+
+
+@pytest.mark.skipif(not serve.lighttpd(), reason="lighttpd not installed (make setup installs it)")
+def test_pull_https_lighttpd():
+    # https:// through the unix port's ssl module (no certificate check here:
+    # the board's ssl decides; a self-signed test certificate)
+    d = files_dir()
+    p = pkg(64 * 1024, "4.1", seed=19)
+    with open(os.path.join(d, "fw.pkg"), "wb") as f:
+        f.write(p)
+    with Server(port=0) as srv, serve.HttpFiles(d, tls=True) as hs:
+        st = state_dir()
+        _pull(srv, hs.uri("fw.pkg"), st, version="4.1")
+        assert image(st) == package.parse(p)[3]

@@ -99,10 +99,12 @@ def lighttpd():
 
 class HttpFiles:
     """lighttpd serving folder on 127.0.0.1:port (Range, ETag), access log
-    with the Range header of every request."""
+    with the Range header of every request; tls=True: https with a
+    self-signed certificate made here (openssl)."""
 
-    def __init__(self, folder, port=None):
+    def __init__(self, folder, port=None, tls=False):
         self.folder = os.path.abspath(folder)
+        self.tls = tls
         self.port = port or free_port(socket.SOCK_STREAM)
         d = os.path.dirname(self.folder)
         self.acc = os.path.join(d, "http-%d.access.log" % self.port)
@@ -118,6 +120,16 @@ class HttpFiles:
             f.write(LIGHTTPD_CONF % {"root": self.folder, "port": self.port, "acc": self.acc,
                                      "pid": os.path.join(d, "http-%d.pid" % self.port),
                                      "err": os.path.join(d, "http-%d.error.log" % self.port)})
+            if self.tls:
+                pem = os.path.join(d, "http-%d.pem" % self.port)
+                subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                                "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                                "/CN=localhost", "-keyout", pem, "-out", pem + ".crt"],
+                               check=True, capture_output=True)
+                with open(pem, "a") as p, open(pem + ".crt") as c:
+                    p.write(c.read())
+                f.write('server.modules += ("mod_openssl")\nssl.engine = "enable"\n'
+                        'ssl.pemfile = "%s"\n' % pem)
         self.p = subprocess.Popen([exe, "-D", "-f", self.conf], stdout=subprocess.DEVNULL,
                                   stderr=subprocess.STDOUT)
         end = time.monotonic() + 15
@@ -132,7 +144,7 @@ class HttpFiles:
         raise TimeoutError("lighttpd did not start")
 
     def uri(self, name):
-        return "http://127.0.0.1:%d/%s" % (self.port, name)
+        return "%s://127.0.0.1:%d/%s" % ("https" if self.tls else "http", self.port, name)
 
     def log(self):
         try:
