@@ -7,7 +7,8 @@ import tempfile
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
+# $MICROPYTHON: another build, e.g. the 32-bit one of host_tests/test_targets.py
+MICROPYTHON = os.environ.get("MICROPYTHON") or os.path.join(ROOT, ".venv", "bin", "micropython")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 

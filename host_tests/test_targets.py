@@ -271,3 +271,27 @@ def test_unix32_e2e_session_dtls_psk():
     ok, out = bt.dtls_session(timeout=20)
     assert ok, out
     assert "deregistered" in out and "Traceback" not in out
+
+
+# the project's own suites that run device code, on the 32-bit runtime
+# ($MICROPYTHON, honoured by conftest.run_mp and tools/devclient.py): codecs,
+# message layer, DTLS, and the end-to-end sessions over loopback sockets
+# (registration, DM, observe, queue mode, deep sleep, DTLS-PSK, bootstrap).
+# The word-scaled low-heap gates (-X heapsize=NwK) are 64-bit figures: left out.
+SUITES_32 = ["test_tlv.py", "test_senml.py", "test_cbor.py", "test_coap.py", "test_crypto.py",
+             "test_dtls.py", "test_exchange.py", "test_udp_datagrams.py", "test_e2e_registration.py",
+             "test_e2e_dm.py", "test_e2e_report.py", "test_queue.py", "test_deepsleep.py",
+             "test_dtls_e2e.py", "test_bootstrap.py", "test_store_notify.py"]
+
+
+def test_suites_on_the_32_bit_runtime():
+    need("multilib")
+    import subprocess
+    files = [os.path.join(ROOT, "host_tests", f) for f in SUITES_32
+             if os.path.exists(os.path.join(ROOT, "host_tests", f))]
+    env = dict(os.environ, MICROPYTHON=vb.unix32())
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "-p", "no:cacheprovider",
+                        "-k", "not low_heap"] + files, capture_output=True, text=True, env=env,
+                       cwd=ROOT, timeout=900)
+    assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
+    assert " passed" in p.stdout.splitlines()[-1]

@@ -10,7 +10,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REBOOT_EXIT = 4     # the unix port's reboot into new firmware (boards/fwstore.py)
-MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
+# $MICROPYTHON: another build, e.g. the 32-bit one of host_tests/test_targets.py
+MICROPYTHON = os.environ.get("MICROPYTHON") or os.path.join(ROOT, ".venv", "bin", "micropython")
 
 
 # MicroPython code for an in-process server peer: a bound UDP socket `peer` on
