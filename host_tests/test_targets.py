@@ -179,7 +179,8 @@ def test_unix32_float_int_time():
 LAZY = ("client.bootstrap", "client.bsif", "client.block", "client.store", "client.cbor",
         "client.senml", "client.lwjson", "client.lwcbor", "client.sleep", "client.local",
         "client.dtls", "client.dtlscert", "client.crypto", "client.fwup", "client.fwdl",
-        "client.http", "client.tcp", "client.mqtt", "client.rexchange", "boards.unix",
+        "client.http", "client.tcp", "client.mqtt", "client.rexchange", "client.composite",
+        "client.sms", "client.mq2m", "boards.unix",
         "boards.virtual", "boards.modem", "boards.cellular", "boards.esp32", "boards.atsock", "client.sms")
 
 
@@ -188,7 +189,7 @@ def test_unix32_session_loads_only_what_it_needs():
     assert "SESSION OK" in out, out[-2000:]
     mods = [x for x in out.splitlines() if x.startswith("MODULES ")][0].split()[1:]
     assert "client.report" in mods and "client.engine" in mods
-    loaded = [m for m in mods if m in LAZY or m.startswith(("client.mqtt", "client.tcp"))]
+    loaded = [m for m in mods if m in LAZY or m.startswith(("client.mqtt", "client.tcp", "client.dtls"))]
     assert not loaded, loaded
 
 
