@@ -28,17 +28,26 @@ class CoapFiles:
 
     def __init__(self, folder, port=None):
         self.folder = folder
+        self.fixed = bool(port)
         self.port = port or free_port()
         self.log = os.path.join(folder, "..", "coap-files-%d.log" % self.port)
         self.p = None
 
-    def start(self):
+    def start(self, tries=3):
         exe = FILESERVER if os.path.exists(FILESERVER) else shutil.which("aiocoap-fileserver")
-        self.f = open(self.log, "w")
-        self.p = subprocess.Popen([exe, "-v", "--bind", "127.0.0.1:%d" % self.port, self.folder],
-                                  stdout=self.f, stderr=subprocess.STDOUT)
-        _wait_udp(self.port, self.p)
-        return self
+        for i in range(tries):
+            self.f = open(self.log, "w")
+            self.p = subprocess.Popen([exe, "-v", "--bind", "127.0.0.1:%d" % self.port, self.folder],
+                                      stdout=self.f, stderr=subprocess.STDOUT)
+            try:
+                _wait_udp(self.port, self.p)
+                return self
+            except RuntimeError:    # the port was taken meanwhile: another one
+                self.f.close()
+                if i == tries - 1 or self.fixed:
+                    raise
+                self.port = free_port()
+                self.log = os.path.join(self.folder, "..", "coap-files-%d.log" % self.port)
 
     def uri(self, name):
         return "coap://127.0.0.1:%d/%s" % (self.port, name)
