@@ -3,9 +3,10 @@
 # application-bundle store of every board. The package payload is written
 # to <state>/fw.dl as it arrives. Apply:
 #   kind 0 (image): fw.dl becomes fw.img (the old one kept as fw.img.old);
-#   kind 1 (app bundle, tools/fota/package.py): unpacked into <state>/app.new,
-#       then swapped in by renames (app -> app.old, app.new -> app); a reset
-#       between the two renames is repaired by swap() at the next start.
+#   kind 1 (app bundle, tools/fota/package.py): unpacked into <state>/app.new
+#       (boards/fwapp.py), then swapped in by renames (app -> app.old, app.new
+#       -> app); a reset between the two renames is repaired at the next start
+#       (fwapp.swap, firmware/main.py).
 # Then reboot(): the unix port exits with code 4 and tools/devclient.py
 # starts it again. revert() brings the old one (.old) back.
 import os
@@ -40,13 +41,6 @@ def _is(p):
         return False
 
 
-def swap(d):
-    # finish an app swap a reset cut short (app moved away, app.new not in yet)
-    a = d + "/" + APP
-    if not _is(a) and _is(a + ".new"):
-        os.rename(a + ".new", a)
-
-
 class FileStore:
     def __init__(self, d, cap=_CAP):
         self.d = d
@@ -54,7 +48,6 @@ class FileStore:
         self.f = None
         self.n = 0          # bytes written (durable: plain file writes)
         self.kind = 0
-        swap(d)
 
     def p(self, name):
         return self.d + "/" + name
@@ -107,42 +100,18 @@ class FileStore:
         return h.digest()
 
     def apply(self, rec):
+        # the new one in place of the old one, kept as .old
+        t = self.p(APP if rec.get("k") == 1 else IMG)
+        n = self.p(DL)
         if rec.get("k") == 1:
-            a = self.p(APP)
-            _rm(a + ".new")
-            self.unpack(a + ".new")
-            _rm(a + ".old")
-            if _is(a):
-                os.rename(a, a + ".old")
-            os.rename(a + ".new", a)
-            os.remove(self.p(DL))
-        else:
-            i = self.p(IMG)
-            if _is(i):
-                _rm(i + ".old")
-                os.rename(i, i + ".old")
-            os.rename(self.p(DL), i)
-
-    def unpack(self, to):
-        # bundle: entries of name length u8, name, size u32 BE, bytes
-        os.mkdir(to)
-        b = bytearray(512)
-        with open(self.p(DL), "rb") as f:
-            while True:
-                n = f.read(1)
-                if not n:
-                    break
-                name = str(f.read(n[0]), "utf-8")
-                if not name or "/" in name or name[0] == ".":
-                    raise ValueError("name")
-                left = int.from_bytes(f.read(4), "big")
-                with open(to + "/" + name, "wb") as o:
-                    while left:
-                        k = f.readinto(memoryview(b)[:min(left, 512)])
-                        if not k:
-                            raise ValueError("short")
-                        o.write(memoryview(b)[:k])
-                        left -= k
+            from boards.fwapp import unpack
+            n = t + ".new"
+            _rm(n)
+            unpack(self.p(DL), n)
+        _rm(t + ".old")
+        if _is(t):
+            os.rename(t, t + ".old")
+        os.rename(n, t)
 
     def reboot(self):
         raise SystemExit(REBOOT_EXIT)

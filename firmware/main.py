@@ -165,7 +165,7 @@ def main(argv):
     try:
         import os
         os.stat(st + "/app.new")        # there: a reset cut the swap short
-        from boards.fwstore import swap
+        from boards.fwapp import swap
         swap(st)
     except OSError:
         pass

@@ -212,3 +212,20 @@ def test_pull_https_lighttpd():
         st = state_dir()
         _pull(srv, hs.uri("fw.pkg"), st, version="4.1")
         assert image(st) == package.parse(p)[3]
+
+
+def test_app_swap_cut_by_a_reset_is_finished_at_start():
+    # a reset between "app -> app.old" and "app.new -> app": the next start
+    # renames app.new in before the application is imported
+    st = state_dir()
+    for name, v in (("app.old", "old"), ("app.new", "new")):
+        os.mkdir(os.path.join(st, name))
+        with open(os.path.join(st, name, "fotaapp.py"), "w") as f:
+            f.write("def start(c):\n    c.log('bundle app %s')\n" % v)
+    with Server(port=0) as srv:
+        c = client(srv, "fs", st, "--app", "fotaapp")
+        try:
+            c.wait_line("bundle app new")
+        finally:
+            c.kill()
+    assert sorted(os.listdir(st)).count("app") == 1 and "app.new" not in os.listdir(st)
