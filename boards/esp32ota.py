@@ -12,14 +12,14 @@
 from micropython import const
 from hashlib import sha256
 from esp32 import Partition
-from boards.fwstore import FileStore
 
 _BS = const(4096)
 
 
 class OtaStore:
     def __init__(self, state):
-        self.fs = FileStore(state)
+        self.state = state
+        self._fs = None
         self.part = Partition(Partition.RUNNING).get_next_update()
         self.cap = self.part.ioctl(4, 0) * _BS
         self.buf = None
@@ -30,7 +30,7 @@ class OtaStore:
     def begin(self, size, kind):
         self.kind = kind
         if kind:
-            return self.fs.begin(size, kind)
+            return self.files().begin(size, kind)
         if size and size > self.cap:
             raise OSError(28)
         self.buf = bytearray(_BS)
@@ -39,15 +39,15 @@ class OtaStore:
     def resume(self, off, kind):
         self.kind = kind
         if kind:
-            return self.fs.resume(off, kind)
+            return self.files().resume(off, kind)
         self.buf = bytearray(_BS)
         self.n = off - off % _BS
         self.k = 0
 
     def write(self, off, data):
         if self.kind:
-            self.fs.write(off, data)
-            self.n = self.fs.n
+            self.files().write(off, data)
+            self.n = self.files().n
             return
         if off != self.n + self.k:
             raise OSError(22)
@@ -73,17 +73,25 @@ class OtaStore:
 
     def finish(self):
         if self.kind:
-            return self.fs.finish()
+            return self.files().finish()
         if self.k:
             self._flush()
         self.buf = None
 
     def close(self):
-        self.fs.close()
+        if self._fs:
+            self._fs.close()
+
+    def files(self):
+        # the file store of app bundles, loaded when one comes
+        if not self._fs:
+            from boards.fwstore import FileStore
+            self._fs = FileStore(self.state)
+        return self._fs
 
     def sha256(self, n):
         if self.kind:
-            return self.fs.sha256(n)
+            return self.files().sha256(n)
         h = sha256()
         b = bytearray(_BS)
         i = 0
@@ -96,7 +104,7 @@ class OtaStore:
 
     def apply(self, rec):
         if rec.get("k") == 1:
-            return self.fs.apply(rec)
+            return self.files().apply(rec)
         self.part.set_boot()            # raises when the IDF rejects the image
         rec["t"] = self.part.info()[4]
 
@@ -106,7 +114,7 @@ class OtaStore:
 
     def booted(self, rec):
         if rec.get("k") == 1:
-            return self.fs.booted(rec)
+            return self.files().booted(rec)
         return Partition(Partition.RUNNING).info()[4] == rec.get("t")
 
     def confirm(self, rec):
@@ -114,5 +122,5 @@ class OtaStore:
 
     def revert(self, rec):
         if rec.get("k") == 1:
-            self.fs.revert(rec)
+            self.files().revert(rec)
         # an image: the reset that follows without confirm() rolls back

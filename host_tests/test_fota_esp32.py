@@ -191,3 +191,15 @@ def test_too_large_for_the_partition_result_2():
     chip = Chip()
     rc, st, out = chip.push(package.build(image(600 * 1024, 7), package.IMAGE, "esp32", "5.0"))
     assert "-> 141" in out and st[:2] == ["0", "2"], out      # 4.13, not enough flash
+
+
+def test_app_bundle_goes_to_files_not_partitions():
+    chip = Chip()
+    b = package.bundle({"app.py": b"print('hi')\n"})
+    rc, st, out = chip.push(package.build(b, package.APP, "app", "0.2"))
+    assert rc == 4, out                         # machine.reset() to swap it in
+    assert chip.otadata()["boot"] == "ota_0"    # no set_boot
+    rc, st, out = chip.boot("boot", "reg")
+    assert st == ["0", "1", "0.2"], out
+    with open(os.path.join(chip.st, "app", "app.py"), "rb") as f:
+        assert f.read() == b"print('hi')\n"
