@@ -249,6 +249,27 @@ def test_unix32_hot_paths_do_not_allocate():
         assert got[case][0] <= 512, (case, got[case])
 
 
+def test_inline_consts_pass_keeps_the_client_working(tmp_path):
+    # the build-time pass (tools/targets/inline_consts.py): every rewritten
+    # module compiles, the numbers are the ones of client/codes.py, and the
+    # session runs from the rewritten tree
+    need("multilib")
+    import glob
+    import subprocess
+    import inline_consts
+    out = inline_consts.inline(vb.SRC, str(tmp_path / "src"))
+    dev = open(os.path.join(out, "objects", "device.py")).read()
+    assert "from micropython import const\nR = const(1)" in dev and "import R," not in dev
+    mc = vb.mpy_cross()
+    for f in glob.glob(os.path.join(out, "*", "*.py")):
+        p = subprocess.run([mc, "-o", str(tmp_path / "x.mpy"), f], capture_output=True, text=True)
+        assert p.returncode == 0, (f, p.stderr)
+    env = dict(os.environ, MICROPYPATH=".frozen:%s:%s" % (out, os.path.join(ROOT, "tools", "targets")))
+    p = subprocess.run([vb.unix32(), "-c", "import memsession\nmemsession.session()"], capture_output=True,
+                       text=True, env=env, cwd=str(tmp_path), timeout=120)
+    assert "SESSION OK" in p.stdout, p.stdout[-2000:] + p.stderr
+
+
 def test_unix32_e2e_session():
     # the scripted session against the dev server on loopback (plain CoAP)
     need("multilib")

@@ -151,9 +151,9 @@ def qemu_run(elf, script, timeout=120):
 SESSION = "import memsession\nmemsession.session(info=%r)\n"
 
 
-def qemu_session(heap=build.QEMU_HEAP, info=False):
+def qemu_session(heap=build.QEMU_HEAP, info=False, inline=False):
     """(ok, output) of the frozen in-memory session on the Cortex-M3."""
-    out = qemu_run(build.qemu(heap), SESSION % info)
+    out = qemu_run(build.qemu(heap, inline=inline), SESSION % info)
     return "SESSION OK" in out, out
 
 
@@ -256,6 +256,9 @@ def _measure(res):
         res["frozen_flash_kb"] = round(build.frozen_bytes(elf) / 1024, 1)
         h = min_heap(lambda n: qemu_session(n)[0], 8 * 1024, 96 * 1024, 512)
         res["qemu_min_heap_kb"] = h and round(h / 1024, 1)
+        # the same firmware frozen after tools/targets/inline_consts.py
+        h = min_heap(lambda n: qemu_session(n, inline=True)[0], 8 * 1024, 96 * 1024, 512)
+        res["qemu_min_heap_inlined_kb"] = h and round(h / 1024, 1)
     if build.missing_tools("multilib"):
         print("bench_targets: " + build.missing_tools("multilib"))
         return

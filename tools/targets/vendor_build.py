@@ -15,6 +15,7 @@ import sys
 import tarfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 ROOT = os.path.dirname(os.path.dirname(HERE))
 VENDOR = os.path.join(os.path.dirname(ROOT), "shared", "vendor")
 OUT = os.path.join(ROOT, "build", "targets")
@@ -167,17 +168,18 @@ def unix32(frozen=False):
 def frozen_files():
     """The files the qemu manifest may freeze (for the cache key)."""
     out = [os.path.join(SRC, "firmware", "main.py"), os.path.join(HERE, "memsession.py"),
-           os.path.join(HERE, "memnum.py")]
+           os.path.join(HERE, "memnum.py"), os.path.join(HERE, "inline_consts.py")]
     for d in ("client", "objects"):
         out += glob.glob(os.path.join(SRC, d, "**", "*.py"), recursive=True)
     return out
 
 
-def qemu(heap=QEMU_HEAP, harness=True):
+def qemu(heap=QEMU_HEAP, harness=True, inline=False):
     """Path of firmware.elf for MPS2_AN385 with the device code frozen in and
     a GC heap of `heap` bytes; harness: the in-memory session (memsession.py)
-    frozen too (without it: the device code alone, for its flash size)."""
-    key = _hash(tar_key(), heap, harness, _file_hash(frozen_files() + [MANIFEST]))
+    frozen too (without it: the device code alone, for its flash size);
+    inline: frozen after inline_consts.py (protocol numbers folded)."""
+    key = _hash(tar_key(), heap, harness, inline, _file_hash(frozen_files() + [MANIFEST]))
     elf = os.path.join(BIN, "qemu-%s-%d%s.elf" % (key, heap, "" if harness else "-bare"))
     if os.path.exists(elf):
         return elf
@@ -194,7 +196,11 @@ def qemu(heap=QEMU_HEAP, harness=True):
                 os.unlink(o)
             shutil.rmtree(os.path.join(build, "frozen_mpy"), ignore_errors=True)
             os.environ.update(H3_HARNESS="1" if harness else "0", H3_BOARDS="")
-            os.environ["H3_SRC"] = SRC
+            src = SRC
+            if inline:
+                import inline_consts
+                src = inline_consts.inline(SRC, os.path.join(OUT, "inlined"))
+            os.environ["H3_SRC"] = src
             _make(["-C", port, "BOARD=MPS2_AN385", "BUILD=build-h3",
                    "FROZEN_MANIFEST=" + MANIFEST,
                    "MPY_LIB_DIR=" + os.path.join(os.path.dirname(top), "mpylib"),
