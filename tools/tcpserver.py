@@ -6,6 +6,8 @@ server answers over the connection a client registered or updated on.
 
     with TcpServer(tls=(certfile, keyfile)) as srv:
         srv.tcp_port, srv.tls_port   # coap+tcp://127.0.0.1:<tcp_port>
+
+TcpBootstrapServer: the dev bootstrap server the same way.
 """
 import asyncio
 import socket
