@@ -74,7 +74,7 @@ def test_push_stopped_midway_times_out_result_4(srv):
         assert push.push(srv, "e4", pkg(64 * 1024), stop_after=10, say=None) == "2.31"
         # the client's (virtual) clock runs on: after the bounded wait, connection lost
         assert wait_state(srv, "e4", (0,), timeout=30)[:2] == (0, 4)
-        assert "fw failed 4" in c.output()
+        c.wait_line("fw failed 4", timeout=10)
         # the interrupted transfer is gone: its next block is out of sequence
         assert push.send_block(srv, "e4", "/5/0/0", b"x" * 1024, 10, True) == "4.08"
     finally:

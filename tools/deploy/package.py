@@ -27,7 +27,7 @@ VERSION = "0.1.0"
 PARTS = {
     "dtls": ["client/dtls*.py", "client/crypto.py"],
     "formats": ["client/senml.py", "client/lwjson.py", "client/lwcbor.py"],
-    "fota": ["client/fwdl*.py", "client/fwup*.py", "client/http.py", "client/mq2m.py", "boards/fwstore.py", "boards/esp32ota.py"],
+    "fota": ["client/fwdl*.py", "client/fwup*.py", "client/http.py", "client/mq2m.py", "boards/fwstore.py", "boards/fwapp.py", "boards/esp32ota.py"],
     "tcp": ["client/tcp*.py", "client/mqtt*.py", "client/rexchange.py", "boards/unixtcp.py"],
     "esp32": ["boards/esp32.py"],
     "unix": ["boards/virtual.py"],
