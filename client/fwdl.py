@@ -10,8 +10,8 @@
 # Without the magic the whole package is a raw image.
 from micropython import const
 from struct import unpack
-from client.coap import Msg
-from client.codes import (BLOCK2, CON, CONTENT, ETAG, GET, NOT_FOUND, SIZE2, URI_PATH,
+from client.coap import Msg, build, parse
+from client.codes import (ACK, BLOCK2, CON, CONTENT, ETAG, GET, NOT_FOUND, RST, SIZE2, URI_PATH,
                           URI_QUERY)
 from client.block import opt, enc
 
@@ -19,6 +19,9 @@ MAGIC = b"LWF1"
 _HDR = const(44)
 _SZX = const(6)     # 1024-byte blocks
 _TRIES = const(5)   # a block that times out this many times in a row: connection lost
+_ACK_MS = const(2000)   # ACK_TIMEOUT, MAX_RETRANSMIT (RFC 7252 4.8)
+_RETX = const(4)
+_WAIT_MS = const(93000)     # a separate response: MAX_TRANSMIT_WAIT
 
 
 class Sink:
@@ -102,41 +105,71 @@ def start(fw, uri, off, etag):
 
 
 class CoapDl:
+    # one CON GET in flight at a time, retransmitted with the RFC 7252
+    # back-off; its own few bytes of state instead of a full Exchange (whose
+    # buffers take 6 KB of heap)
     def __init__(self, fw, uri, off, etag):
         self.fw = fw
         c = fw.client
-        self.b = c.board
+        self.b = b = c.board
         sch, host, port, self.path, self.query = split(uri)
         srv = c.servers[0] if c.servers else None
         self.tr = c.transport("%s://%s:%d" % (sch, host, port or (5684 if sch == "coaps" else 5683)),
                               srv.sec() if srv else {})
-        from client.exchange import Exchange
-        self.ex = Exchange(self.tr, self.b.clock, self.b.random, self)
-        self.tag = etag
+        r = b.random(2)
+        self.mid = r[0] << 8 | r[1]
+        self.out = None     # [request, due, tries, timeout] of the GET in flight
         self.first = True
         self.tries = 0
         self.off = off
         self.ask(off // 1024)
 
-    # the exchange's handler: a file server sends us no requests
-    def request(self, m):
-        return None
-
-    def reset(self, tok):
-        pass
-
-    def crash(self, e):
-        pass
-
     def ask(self, num, szx=_SZX):
-        m = Msg(CON, GET, token=self.ex.token())
+        b = self.b
+        self.mid = (self.mid + 1) & 0xFFFF
+        self.tok = bytes(b.random(4))
+        m = Msg(CON, GET, self.mid, self.tok)
         for x in self.path:
             m.add(URI_PATH, x)
         for x in self.query:
             m.add(URI_QUERY, x)
         m.add(BLOCK2, enc(num, 0, szx))
         self.num = num
-        self.ex.send(m, self.got)
+        t = _ACK_MS + b.random(1)[0] * _ACK_MS // 510
+        self.out = [bytes(build(m)), b.clock.ms() + t, 0, t]
+        self.tx(self.out[0])
+
+    def tx(self, d):
+        try:
+            self.tr.send(d)
+        except OSError:     # a closed DTLS session: timeouts, then connection lost
+            pass
+
+    def rx(self, d):
+        try:
+            m = parse(d)
+        except Exception:
+            return
+        o = self.out
+        if m.t >= ACK:      # ACK / RST of our GET
+            if o and m.mid == self.mid:
+                if m.t == RST:
+                    self.out = None
+                    self.got(None)
+                elif m.code == 0:       # a separate response follows
+                    o[1] = self.b.clock.ms() + _WAIT_MS
+                    o[2] = _RETX
+                elif m.token == self.tok:
+                    self.out = None
+                    self.got(m)
+            return
+        if m.code >= 64 and o and m.token == self.tok:    # the separate response
+            if m.t == CON:
+                self.tx(bytes([0x60, 0, m.mid >> 8, m.mid & 255]))     # empty ACK
+            self.out = None
+            self.got(m)
+        elif m.t == CON:
+            self.tx(bytes([0x70, 0, m.mid >> 8, m.mid & 255]))         # RST
 
     def got(self, r):
         fw = self.fw
@@ -184,17 +217,30 @@ class CoapDl:
             d = self.tr.recv()
             if not d:
                 break
-            self.ex.feed(d)
-        self.ex.step()
+            self.rx(d)
+        o = self.out
+        if o and now >= o[1]:
+            if o[2] >= _RETX:
+                self.out = None
+                self.got(None)
+            else:
+                o[2] += 1
+                o[3] *= 2
+                o[1] = now + o[3]
+                self.tx(o[0])
 
     def deadline(self):
-        return self.ex.deadline() if self.b.radio else None
+        if not self.b.radio:
+            return None
+        d = self.tr.deadline()      # a DTLS flight
+        o = self.out
+        return o[1] if o and (d is None or o[1] < d) else d
 
     def busy(self):
         return True
 
     def close(self):
-        self.ex.cancel()
+        self.out = None
         try:
             self.tr.close()
         except Exception:

@@ -26,5 +26,6 @@ def test_256k_pull_heap_flat_in_image_size():
     assert small[:2] == big[:2] == (2, 0) and big[4] == 257
     # what a 256 KB download keeps alive is what a 16 KB one does: streamed
     assert big[3] - small[3] <= 2048, (small, big)
-    # exchange + transport + store + sink + the record: bounded, not the image
-    assert big[3] <= 16 * 1024, big
+    # transport + request in flight + the block being written + store, sink and
+    # the record: ~5 KB on the 64-bit unix port, not the image
+    assert big[3] <= 6 * 1024, big
