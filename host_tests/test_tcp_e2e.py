@@ -35,8 +35,13 @@ def test_full_session_over_tcp():
                 assert srv.write("t1", "/1/0/3", v, TEXT, timeout=20).ok
                 assert obs.wait(k + 1, timeout=20)[k].payload == v
             n = len(srv.events)
+            k = len(c.lines)
             assert srv.execute("t1", "/1/0/8", timeout=20).ok
             srv.wait_event("update", "t1", after=n, timeout=20)
+            # (Ctrl-C only once the client has the Update's answer: a SIGINT
+            # landing while it handles that answer loses it, and over TCP
+            # nothing retransmits the Update)
+            c.wait_line("updated", after=k, timeout=20)
             n = len(srv.events)
             c.interrupt(20)
             srv.wait_event("deregister", "t1", after=n, timeout=20)
