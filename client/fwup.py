@@ -6,7 +6,7 @@
 # client/fwdl.py (CoAP Block2) or client/http.py (HTTP Range). Bytes go
 # straight into the board's firmware store (begin/write/finish/apply/confirm:
 # boards/fwstore.py, boards/esp32ota.py), never whole into RAM; the offset,
-# ETag and header of a download are persisted every 4 KB so it resumes
+# ETag and header of a download are persisted every 8 KB so it resumes
 # after a reset. Apply happens through the store, after the 2.04 went out;
 # the new package counts once a server registered us on it (confirm), then
 # Update Result 1 and an Update tell the server.
