@@ -22,6 +22,14 @@ def files_dir():
     return os.path.join(d, "files")
 
 
+def files_with(name, data):
+    """a files folder holding name with data (for the file servers)"""
+    d = files_dir()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+    return d
+
+
 def pkg(size=KB256, version="2.0", name="fw", seed=1, kind=package.IMAGE):
     import random
     r = random.Random(seed)

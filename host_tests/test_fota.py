@@ -9,7 +9,7 @@ import pytest
 
 from dtls_front import DtlsFront
 from fota import package, push, serve
-from fotautil import KB256, TEXT, client, files_dir, fw, image, pkg, state_dir, update, wait_state
+from fotautil import KB256, files_with, TEXT, client, files_dir, fw, image, pkg, state_dir, update, wait_state
 from lwm2m_server import Server
 
 KEY = bytes(range(16))
@@ -58,10 +58,8 @@ def _pull(srv, uri, st=None, args=(), version="3.0", cuser=None):
 
 
 def test_pull_coap_aiocoap_fileserver():
-    d = files_dir()
     p = pkg(KB256, "3.0", seed=2)
-    with open(os.path.join(d, "fw.pkg"), "wb") as f:
-        f.write(p)
+    d = files_with("fw.pkg", p)
     with Server(port=0) as srv, serve.CoapFiles(d) as fs:
         st = state_dir()
         _pull(srv, fs.uri("fw.pkg"), st)
@@ -73,9 +71,7 @@ def test_pull_coap_aiocoap_fileserver():
 
 def test_pull_coaps_psk():
     # coaps://: the file server behind the DTLS front end, the PSK of the account
-    d = files_dir()
-    with open(os.path.join(d, "fw.pkg"), "wb") as f:
-        f.write(pkg(64 * 1024, "3.1", seed=3))
+    d = files_with("fw.pkg", pkg(64 * 1024, "3.1", seed=3))
     with Server(port=0) as srv, serve.CoapFiles(d) as fs, \
             DtlsFront(("127.0.0.1", fs.port), {"dev1": KEY}) as f:
         _pull(srv, "coaps://127.0.0.1:%d/fw.pkg" % f.addr[1], args=PSK, version="3.1")
@@ -84,10 +80,8 @@ def test_pull_coaps_psk():
 
 @pytest.mark.skipif(not serve.lighttpd(), reason="lighttpd not installed (make setup installs it)")
 def test_pull_http_lighttpd_range():
-    d = files_dir()
     p = pkg(KB256, "4.0", seed=4)
-    with open(os.path.join(d, "fw.pkg"), "wb") as f:
-        f.write(p)
+    d = files_with("fw.pkg", p)
     with Server(port=0) as srv, serve.HttpFiles(d) as hs:
         st = state_dir()
         _pull(srv, hs.uri("fw.pkg"), st, version="4.0")
@@ -204,10 +198,8 @@ def test_state_and_result_notify_on_change():
 def test_pull_https_lighttpd():
     # https:// through the unix port's ssl module (no certificate check here:
     # the board's ssl decides; a self-signed test certificate)
-    d = files_dir()
     p = pkg(64 * 1024, "4.1", seed=19)
-    with open(os.path.join(d, "fw.pkg"), "wb") as f:
-        f.write(p)
+    d = files_with("fw.pkg", p)
     with Server(port=0) as srv, serve.HttpFiles(d, tls=True) as hs:
         st = state_dir()
         _pull(srv, hs.uri("fw.pkg"), st, version="4.1")

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from fota import package, push, serve
-from fotautil import TEXT, client, files_dir, fw, image, pkg, state_dir, update, wait_state
+from fotautil import TEXT, client, files_with, fw, image, pkg, state_dir, update, wait_state
 from lwm2m_server import Server
 
 
@@ -82,9 +82,7 @@ def test_push_stopped_midway_times_out_result_4(srv):
 
 
 def test_pull_uri_errors(srv):
-    d = files_dir()
-    with open(os.path.join(d, "there.pkg"), "wb") as f:
-        f.write(pkg(2048))
+    d = files_with("there.pkg", pkg(2048))
     with serve.CoapFiles(d) as fs:
         hs = serve.HttpFiles(d).start() if serve.lighttpd() else None
         c = client(srv, "e5", state_dir())

@@ -3,13 +3,12 @@ awake while blocks flow (the client's awake window ends many times over a
 slow link, the radio never goes off), and a radio-off period in the middle
 of a download pauses it: nothing is lost, it goes on when the radio is back
 and ends Downloaded with the digest right."""
-import os
 import socket
 import threading
 
 from conftest import ROOT
 from fota import bench, serve
-from fotautil import TEXT, client, files_dir, pkg, state_dir
+from fotautil import TEXT, client, files_with, pkg, state_dir
 from lwm2m_server import Server
 
 
@@ -55,9 +54,7 @@ class SlowRelay:
 
 
 def test_pull_keeps_queue_mode_client_awake():
-    d = files_dir()
-    with open(os.path.join(d, "fw.pkg"), "wb") as f:
-        f.write(pkg(48 * 1024, "8.0", seed=14))
+    d = files_with("fw.pkg", pkg(48 * 1024, "8.0", seed=14))
     # the server holds requests while the client sleeps, until its wake-up Update
     with Server(port=0, awake_s=0.0, flush_delay=0.0) as srv, serve.CoapFiles(d) as fs:
         relay = SlowRelay(fs.port)
@@ -79,9 +76,7 @@ def test_pull_keeps_queue_mode_client_awake():
 
 
 def test_radio_off_mid_download_pauses_and_resumes():
-    d = files_dir()
-    with open(os.path.join(d, "fw.pkg"), "wb") as f:
-        f.write(pkg(64 * 1024, "8.1", seed=15))
+    d = files_with("fw.pkg", pkg(64 * 1024, "8.1", seed=15))
     with serve.CoapFiles(d) as fs:
         # the radio goes off at block 20 for 120 s (tools/fota/bench.py's pull harness)
         state, result, _, _, blocks, paused = bench.pull(fs.uri("fw.pkg"), "radio", "virtual", ROOT)

@@ -16,7 +16,7 @@ import pytest
 
 from devclient import DevClient
 from fota import package, serve
-from fotautil import KB256, TEXT, client, files_dir, fw, image, pkg, state_dir, update, wait_state
+from fotautil import KB256, TEXT, client, files_dir, files_with, image, pkg, state_dir, update, wait_state
 from lwm2m_server import Server
 
 
@@ -83,10 +83,8 @@ def _resume(uri, size, progress=None):
 
 
 def test_kill9_at_30_and_70_percent_resumes_coap():
-    d = files_dir()
     p = pkg(KB256, "5.0", seed=9)
-    with open(os.path.join(d, "fw.pkg"), "wb") as f:
-        f.write(p)
+    d = files_with("fw.pkg", p)
     with serve.CoapFiles(d) as fs:
         st = _resume(fs.uri("fw.pkg"), len(p), lambda: fs.requests() * 1024)
         blocks = (len(p) + 1023) // 1024
@@ -97,10 +95,8 @@ def test_kill9_at_30_and_70_percent_resumes_coap():
 
 @pytest.mark.skipif(not serve.lighttpd(), reason="lighttpd not installed (make setup installs it)")
 def test_kill9_resumes_http_range():
-    d = files_dir()
     p = pkg(KB256, "5.1", seed=10)
-    with open(os.path.join(d, "fw.pkg"), "wb") as f:
-        f.write(p)
+    d = files_with("fw.pkg", p)
     with serve.HttpFiles(d) as hs:
         st = _resume(hs.uri("fw.pkg"), len(p))
     assert image(st) == package.parse(p)[3]
@@ -133,10 +129,8 @@ def test_changed_etag_restarts_from_zero():
 def test_lost_connection_result_4_then_same_uri_resumes():
     # the file server goes away at 40 %: connection lost (Result 4), the
     # partial download stays; the same URI written again goes on from there
-    d = files_dir()
     p = pkg(KB256, "6.2", seed=18)
-    with open(os.path.join(d, "fw.pkg"), "wb") as f:
-        f.write(p)
+    d = files_with("fw.pkg", p)
     st = state_dir()
     fs = serve.CoapFiles(d).start()
     port = fs.port
