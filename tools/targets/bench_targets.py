@@ -215,11 +215,11 @@ def module_costs(frozen=False):
     """{module: GC heap bytes its import takes} on the 32-bit build, for the
     modules the DTLS session loads (client/ from .mpy, or frozen), in import
     order, and "TOTAL"."""
-    mods = ["client.codes", "client.ids", "client.text", "client.model", "client.coap",
-            "client.exchange", "client.tlv", "client.render", "client.engine", "client.reg",
+    mods = ["client.codes", "client.ids", "client.model", "client.coap", "client.render",
+            "client.text", "client.exchange", "client.tlv", "client.engine", "client.reg",
             "client.client", "client.setup", "objects.security", "objects.server", "objects.device",
             "objects.connmon", "objects.acl", "objects.firmware", "client.app", "objects.ipso",
-            "objects.appdata", "boards.unix", "firmware.main", "client.crypto", "client.dtls",
+            "objects.appdata", "boards.unix", "firmware.main", "client.crypto", "client.dtlsrec", "client.dtls",
             "client.report"]
     path = [".frozen"] if frozen else [".frozen", compile_mpy()]
     src = COSTS.replace("PATH", repr(path)).replace("MODS", repr(mods))
