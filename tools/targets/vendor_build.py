@@ -103,12 +103,15 @@ def tree():
     d = os.path.join(OUT, "src-" + tar_key())
     top = os.path.join(d, "micropython")
     if not os.path.isdir(top):
-        tmp = d + ".tmp"
+        tmp = d + ".tmp%d" % os.getpid()
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)
         with tarfile.open(tarball()) as tf:
             tf.extractall(tmp, filter="data")
-        os.rename(tmp, d)
+        try:
+            os.rename(tmp, d)
+        except OSError:     # another process was first
+            shutil.rmtree(tmp, ignore_errors=True)
     # the qemu Makefile insists on a micropython-lib checkout when freezing
     lib = os.path.join(d, "mpylib")
     os.makedirs(lib, exist_ok=True)
@@ -143,7 +146,7 @@ def unix32(frozen=False):
     flags = UNIX32_FLAGS
     if frozen:
         flags = [f for f in flags if not f.startswith("FROZEN_MANIFEST")] + [
-            "FROZEN_MANIFEST=" + MANIFEST, "MPY_LIB_DIR=" + os.path.join(os.path.dirname(tree()), "mpylib")]
+            "FROZEN_MANIFEST=" + MANIFEST, "MPY_LIB_DIR=" + os.path.join(OUT, "src-" + tar_key(), "mpylib")]
         cm += frozen_files() + [MANIFEST, os.path.join(SRC, "boards", "unix.py")]
     key = _hash(tar_key(), flags, _file_hash(cm))
     exe = os.path.join(BIN, "micropython32-" + ("frozen-" if frozen else "") + key)
@@ -224,7 +227,8 @@ def prune(keep=24):
     """Drop all but the newest `keep` cached firmwares / .mpy trees (each run
     on changed sources makes new ones) and extractions of other tarballs."""
     for pat, n in (("bin/qemu-*.elf", keep), ("bin/micropython32-*", 6), ("mpy-*", 6)):
-        found = [p for p in glob.glob(os.path.join(OUT, pat)) if not p.endswith((".log", ".tmp", ".o"))]
+        found = [p for p in glob.glob(os.path.join(OUT, pat))
+                 if not p.endswith((".log", ".o")) and ".tmp" not in os.path.basename(p)]
         old = sorted(found, key=os.path.getmtime)[:-n]
         for p in old:
             if os.path.isdir(p):
@@ -235,7 +239,7 @@ def prune(keep=24):
                         os.unlink(q)
     if tarball():
         for d in glob.glob(os.path.join(OUT, "src-*")):
-            if os.path.basename(d) != "src-" + tar_key() and not d.endswith(".tmp"):
+            if os.path.basename(d) != "src-" + tar_key() and ".tmp" not in os.path.basename(d):
                 shutil.rmtree(d, ignore_errors=True)
 
 
