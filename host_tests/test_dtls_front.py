@@ -11,7 +11,7 @@ import time
 import pytest
 
 from devclient import ROOT, free_port
-from dtls_bench import MP_PRELUDE
+from bench.dtls import MP_PRELUDE
 from dtls_front import ENGINES, DtlsFront
 from lwm2m_server import Server
 

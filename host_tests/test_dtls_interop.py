@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from dtls_bench import MP_PRELUDE, ROOT
+from bench.dtls import MP_PRELUDE, ROOT
 from dtls_peer import free_port
 from test_dtls import CBC, CCM8, SUITES, client, result
 

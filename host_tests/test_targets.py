@@ -220,7 +220,7 @@ print("CODE %x" % r.code)
     assert "error 1 /32770/0/0 ValueError('boom'" in out, out[-2000:]
 
 
-# what tools/alloc_probe.py runs under heap_lock (issue 13), here on 32 bits.
+# what tools/bench/alloc_probe.py runs under heap_lock (issue 13), here on 32 bits.
 # A Current Time (/3/0/13, about 1.8e9 s) is beyond the 31-bit small ints of
 # a 32-bit port: reading it makes a long int on the heap (on ESP32 too), so the
 # notifications that carry it allocate there; every other hot path must not.
@@ -234,9 +234,7 @@ def test_unix32_hot_paths_do_not_allocate():
     need("multilib")
     import json
     import subprocess
-    probe = os.path.join(ROOT, "tools", "alloc_probe.py")
-    if not os.path.exists(probe):
-        pytest.skip("no tools/alloc_probe.py")
+    probe = os.path.join(ROOT, "tools", "bench", "alloc_probe.py")
     env = dict(os.environ, MICROPYPATH=".frozen:" + vb.SRC)
     p = subprocess.run([vb.unix32(), probe] + CASES, capture_output=True,
                        text=True, env=env, cwd=ROOT, timeout=120)

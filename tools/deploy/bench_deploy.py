@@ -1,4 +1,4 @@
-"""Bench figures of the packages (tools/bench.py calls measure()):
+"""Bench figures of the packages (tools/bench/core.py calls measure()):
 package_core_mpy_bytes (the core part compiled, what every board gets),
 package_esp32_mpy_bytes (core + the ESP32 board: what `make deploy` copies
 without optional parts), package_all_mpy_bytes (every part), and

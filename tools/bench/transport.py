@@ -1,5 +1,5 @@
 """Bench figures of the TCP/TLS and MQTT transports (issue 15), one call from
-tools/bench.py: measure() ->
+tools/bench/core.py: measure() ->
   tcp_session_bytes, mqtt_session_bytes   the scripted session (tools/session.py,
       the same as session_bytes_up+down) over coap+tcp / over MQTT via the
       bridge, up + down as the client counts them (CSM, Pings, MQTT headers)
@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from devclient import DevClient, ROOT  # noqa: E402
 from session import run_session  # noqa: E402
 from tcpserver import TcpServer, free_tcp_port  # noqa: E402

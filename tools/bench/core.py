@@ -1,4 +1,4 @@
-"""`make bench`: footprint, memory and speed figures of the device code.
+"""`make bench` (tools/bench/core.py): footprint, memory and speed figures of the device code.
 Prints a table and writes the same figures to build/bench.json (one flat
 JSON object; each issue adds its keys)."""
 import json
@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import build_mpy  # noqa: E402
 from devclient import DevClient, MICROPYTHON, ROOT  # noqa: E402
 from lwm2m_server import Server  # noqa: E402
@@ -82,6 +82,16 @@ def read_3_0_us():
     return int(out[0])
 
 
+# figures the other parts of the project provide: (module, function)
+PARTS = (("bench.report", "measure"), ("bench.dtls", "measure_all"),
+         ("bench.bootstrap", "measure"), ("bench.parts", "measure"),
+         ("bench.transport", "measure"), ("energy", "bench_figures"),
+         ("bench.app", "measure"), ("targets.bench_targets", "measure"),
+         ("bench.sms", "measure"), ("deploy.bench_deploy", "measure"),
+         ("fota.bench", "measure"),
+         ("bench.alloc", "measure"))    # (its read_3_0_us: the exchange's in-buffer path)
+
+
 def main():
     res = {}
     sizes = build_mpy.build()
@@ -92,15 +102,11 @@ def main():
     res.update(s)
     res["read_3_0_us"] = read_3_0_us()
     # figures other parts of the project provide, when they are there
-    for mod, fn in (("bench_report", "measure"), ("dtls_bench", "measure_all"),
-                    ("bench_bootstrap", "measure"), ("bench_parts", "measure"), ("bench_transport", "measure"), ("energy", "bench_figures"),
-                    ("bench_app", "measure"), ("targets.bench_targets", "measure"), ("bench_sms", "measure"),
-                    ("deploy.bench_deploy", "measure"), ("fota.bench", "measure"),
-                    ("bench_alloc", "measure")):     # (its read_3_0_us: the exchange's in-buffer path)
+    for mod, fn in PARTS:
         try:
             res.update(getattr(__import__(mod, None, None, [fn]), fn)())
-        except ImportError:
-            pass
+        except ImportError as e:
+            print("bench: %s left out (%s)" % (mod, e))
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     old = {}
     if os.path.exists(OUT):
@@ -114,6 +120,3 @@ def main():
         print("%-*s  %s" % (w, k, old[k]))
     print("-> %s" % os.path.relpath(OUT, ROOT))
 
-
-if __name__ == "__main__":
-    main()

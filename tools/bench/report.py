@@ -5,7 +5,7 @@ notifying, client loaded from .mpy)."""
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from devclient import DevClient  # noqa: E402
 from lwm2m_server import Server  # noqa: E402
 from udpproxy import Proxy  # noqa: E402
@@ -51,7 +51,7 @@ def ten_observations(heap):
 
 
 def min_heap_10_obs():
-    from bench import min_heap_for
+    from bench.core import min_heap_for
     return min_heap_for(ten_observations)
 
 
