@@ -5,7 +5,7 @@ Unit tests drive the engine in-process on the unix port; the end-to-end
 test bootstraps a client with two real servers holding different rights."""
 import ast
 
-from lwm2m_formats import tlv_decode, tlv_instance, tlv_resource
+from devserver.formats import tlv_decode, tlv_instance, tlv_resource
 
 TLV, TEXT, LINK = 11542, 0, 40
 
@@ -198,7 +198,7 @@ def test_two_servers_end_to_end(tmp_path):
     from devclient import DevClient
     from lwm2m_server import Server
     import provision
-    import bsconfig
+    from devserver import bsconfig
     ep = "acl-e2e"
     with Server(port=0, name="A") as a, Server(port=0, name="B") as b:
         cfg = {

@@ -4,7 +4,7 @@ operation is served under /alt (and nowhere else), end to end against the
 dev server."""
 import pytest
 
-from lwm2m_formats import tlv_decode
+from devserver.formats import tlv_decode
 
 TLV, TEXT, LINK = 11542, 0, 40
 

@@ -9,11 +9,11 @@ import ast
 
 import pytest
 
-import bsconfig
+from devserver import bsconfig
 import provision
 from bootstrap_server import BootstrapServer, tlv_of
 from devclient import DevClient, free_port, stamps
-from lwm2m_formats import tlv_decode, tlv_instance, tlv_resource
+from devserver.formats import tlv_decode, tlv_instance, tlv_resource
 from lwm2m_server import Server
 
 TLV, TEXT, LINK = 11542, 0, 40

@@ -18,7 +18,7 @@ import re
 
 import pytest
 
-from lwm2m_formats import tlv_instance, tlv_resource
+from devserver.formats import tlv_instance, tlv_resource
 from test_bootstrap import bs, dm, factory, registered, start  # noqa: F401 (fixtures)
 from test_dtls_interop import EP as CERT_EP, libcoap_pki, pki  # noqa: F401 (fixture)
 

@@ -1,5 +1,5 @@
 """The dev LwM2M server (tools/lwm2m_server.py) and the host-side formats
-(tools/lwm2m_formats.py), with aiocoap standing in for the device."""
+(tools/devserver/formats.py), with aiocoap standing in for the device."""
 import asyncio
 import json
 import struct
@@ -12,7 +12,7 @@ import pytest
 from aiocoap import Message, resource
 from aiocoap.numbers.codes import Code
 
-import lwm2m_formats as fmt
+from devserver import formats as fmt
 from lwm2m_server import RequestError, Server, code_str
 
 OBJECTS = b'</>;rt="oma.lwm2m";ct=11542,</1/0>,</3/0>'

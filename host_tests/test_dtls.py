@@ -9,7 +9,7 @@ import time
 import pytest
 
 from bench.dtls import MP_PRELUDE, measure
-from dtls_peer import MbedtlsServer, OpensslServer
+from devserver.dtls_peer import MbedtlsServer, OpensslServer
 
 CCM8, CBC = 0xC0A8, 0x00AE
 SUITES = [pytest.param(CCM8, id="ccm8"), pytest.param(CBC, id="cbc_sha256")]
@@ -338,11 +338,11 @@ def test_measure():
 @pytest.mark.parametrize("suite", SUITES)
 @pytest.mark.parametrize("cid", [True, False])
 def test_connection_id_rebinding_and_resumption(mp, suite, cid):
-    # RFC 9146 against tools/dtls_mock.py (no library peer here speaks it): the
+    # RFC 9146 against tools/devserver/dtls_mock.py (no library peer here speaks it): the
     # server hands out a CID; our epoch-1 records carry it (tls12_cid, inner
     # type, RFC 9146 AAD/MAC); after a NAT rebinding (new source port) the
     # server still finds the session. Without CID the rebound echo is lost.
-    from dtls_mock import MockServer
+    from devserver.dtls_mock import MockServer
     psk = os.urandom(16)
     scid = b"\xc1\xd0\x0c\x1d"
     with MockServer({ID: psk}, suites=(suite,), cid=scid) as srv:
@@ -532,8 +532,8 @@ print('suite=%x' % d._suite)
 def test_abbreviated_handshake_final_flight_retransmitted(mp):
     # In a resumed handshake the client sends the last flight: when the server
     # repeats its ServerHello/CCS/Finished (as if ours was lost), we send ours
-    # again. tools/dtls_mock.py sends its resumed flight twice.
-    from dtls_mock import MockServer
+    # again. tools/devserver/dtls_mock.py sends its resumed flight twice.
+    from devserver.dtls_mock import MockServer
     psk = os.urandom(16)
     with MockServer({ID: psk}, repeat=True) as srv:
         r = result(mp(client(srv.addr[1], psk, """

@@ -1,12 +1,12 @@
 """LwM2M over DTLS-PSK end to end (issue 6): the client on the MicroPython
 unix port (firmware/main.py --server coaps://... --psk-identity --psk-key)
-against the dev server behind tools/dtls_front.py, with python-mbedtls (a
-third-party DTLS 1.2 server) or tools/dtls_mock.py (Connection ID) terminating
+against the dev server behind tools/devserver/dtls_front.py, with python-mbedtls (a
+third-party DTLS 1.2 server) or tools/devserver/dtls_mock.py (Connection ID) terminating
 DTLS. Deep sleeps are real process restarts with a new UDP source port."""
 import re
 
 from devclient import DevClient, boots, stamps, take_ports
-from dtls_front import DtlsFront
+from devserver.dtls_front import DtlsFront
 from lwm2m_server import Server
 
 KEY = bytes(range(16))

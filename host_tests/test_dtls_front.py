@@ -1,4 +1,4 @@
-"""tools/dtls_front.py: the device's DTLS (client/dtls.py) and CoAP codec
+"""tools/devserver/dtls_front.py: the device's DTLS (client/dtls.py) and CoAP codec
 (client/coap.py) on the MicroPython unix port, through the DTLS front end,
 to the aiocoap dev server (tools/lwm2m_server.py) on loopback; both engines."""
 import json
@@ -12,7 +12,7 @@ import pytest
 
 from devclient import ROOT, free_port
 from bench.dtls import MP_PRELUDE
-from dtls_front import ENGINES, DtlsFront
+from devserver.dtls_front import ENGINES, DtlsFront
 from lwm2m_server import Server
 
 ID = "urn:imei:490154203237518"
@@ -244,7 +244,7 @@ class Proc:
 
 @pytest.mark.parametrize("cli", ["dtls_front", "lwm2m_server", "bootstrap_server"])
 def test_cli(mp, tmp_path, cli):
-    # python tools/dtls_front.py before an in-process dev server, or the
+    # python tools/devserver/dtls_front.py before an in-process dev server, or the
     # servers' own --dtls-psk/--dtls-port; Register / Bootstrap-Request over DTLS
     psk = os.urandom(16)
     port, dport = free_port(), free_port()

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from bench.dtls import MP_PRELUDE, ROOT
-from dtls_peer import free_port
+from devserver.dtls_peer import free_port
 from test_dtls import CBC, CCM8, SUITES, client, result
 
 KEY = b"sixteen byte key"

@@ -3,7 +3,7 @@ on loopback. Device Management operations (transport spec §6.4.4) with text
 and TLV payloads, and the response codes of §6.7."""
 import pytest
 
-from lwm2m_formats import tlv_decode, tlv_resource, tlv_instance
+from devserver.formats import tlv_decode, tlv_resource, tlv_instance
 
 TLV, TEXT, LINK, OPAQUE = 11542, 0, 40, 42
 

@@ -11,7 +11,7 @@ import time
 
 from devclient import DevClient
 from lwm2m_server import Server
-from udpproxy import Proxy
+from sim.udpproxy import Proxy
 
 RATE = 5000
 FLOOD_S = float(os.environ.get("FLOOD_S", "30"))

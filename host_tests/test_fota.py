@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from dtls_front import DtlsFront
+from devserver.dtls_front import DtlsFront
 from fota import package, push, serve
 from fotautil import KB256, files_with, TEXT, client, files_dir, fw, image, pkg, state_dir, update, wait_state
 from lwm2m_server import Server

@@ -23,7 +23,7 @@ from aiocoap.optiontypes import OpaqueOption
 from aiocoap.numbers.optionnumbers import OptionNumber
 
 from devclient import DevClient
-from lwm2m_formats import tlv_resource, tlv_instance, tlv_multiple
+from devserver.formats import tlv_resource, tlv_instance, tlv_multiple
 from mpharness import prelude
 
 N = 10000

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from devclient import DevClient, ROOT
-from tcpserver import TcpServer, free_tcp_port
+from devserver.tcp import TcpServer, free_tcp_port
 
 sys.path.insert(0, os.path.join(ROOT, "tools", "mqtt"))
 MOSQ = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)

@@ -5,7 +5,7 @@ import random
 
 import cbor2
 
-from lwm2m_formats import tlv_resource, tlv_multiple
+from devserver.formats import tlv_resource, tlv_multiple
 
 SEEDS = [
     # (method, path, content format, a valid payload)

@@ -18,7 +18,7 @@ import cbor2
 import pytest
 
 from devclient import DevClient
-from lwm2m_formats import tlv_decode
+from devserver.formats import tlv_decode
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools", "peers"))
 import nodepeer  # noqa: E402

@@ -22,7 +22,7 @@ import pytest
 from aiocoap import Message, CON, ACK, POST, Code
 
 from devclient import DevClient
-from lwm2m_formats import tlv_instance, tlv_resource
+from devserver.formats import tlv_instance, tlv_resource
 
 # RFC 6690 §2 (ABNF), RFC 5987 §3.2.1 (attr-char), RFC 3986 (URI-Reference)
 _PTOKEN = r"[!#$%&'()*+\-./0-9:<=>?@A-Za-z\[\]^_`{|}~]+"

@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-import bsconfig
+from devserver import bsconfig
 import provision
 
 PRELUDE = r"""

@@ -1,5 +1,5 @@
 """CoAP over TCP/TLS end to end: the real client (firmware/main.py) against
-the aiocoap dev server listening on coap+tcp (tools/tcpserver.py), libcoap's
+the aiocoap dev server listening on coap+tcp (tools/devserver/tcp.py), libcoap's
 coap-server over coap+tcp and coaps+tcp (PSK), and a middlebox that silently
 stops forwarding (half-open connection): detected within the keep-alive
 bound, reconnect, Update, and no confirmable notification lost."""
@@ -14,7 +14,7 @@ import time
 import pytest
 
 from devclient import DevClient, ROOT, stamps
-from tcpserver import TcpServer, free_tcp_port
+from devserver.tcp import TcpServer, free_tcp_port
 
 TEXT, TLV = 0, 11542
 
@@ -442,7 +442,7 @@ def test_bootstrap_gives_a_tcp_account(tmp_path):
 def test_bootstrap_over_tcp(tmp_path):
     """The Bootstrap-Server account itself on coap+tcp:// (the bootstrap
     exchange is the reliable one too), then the DM account over TCP."""
-    from tcpserver import TcpBootstrapServer
+    from devserver.tcp import TcpBootstrapServer
     with TcpServer() as dm, TcpBootstrapServer(port=0) as bs:
         bs.configs["b2"] = {"security": [{"uri": "coap+tcp://127.0.0.1:%d" % dm.tcp_port, "ssid": 1}],
                             "server": [{"ssid": 1, "lifetime": 300, "binding": "T"}]}

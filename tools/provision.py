@@ -5,7 +5,7 @@ The device reads it at start when it has no saved configuration of its own
 (client/store.py, same file format: magic, length, CRC-32, CBOR). Usually it
 holds just a Bootstrap-Server account; the device bootstraps from there.
 
-    # from a readable config file (JSON or INI, see tools/bsconfig.py)
+    # from a readable config file (JSON or INI, see tools/devserver/bsconfig.py)
     python tools/provision.py --config device.json --state state/
     # from options: a Bootstrap-Server account (NoSec, or PSK)
     python tools/provision.py --bootstrap coap://127.0.0.1:5783 --state state/
@@ -112,7 +112,7 @@ def push(device, data, remote_dir="state", reset=False, run=subprocess.run):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Write a factory (bootstrap) configuration for the device")
-    ap.add_argument("--config", help="JSON or INI configuration (see tools/bsconfig.py)")
+    ap.add_argument("--config", help="JSON or INI configuration (see tools/devserver/bsconfig.py)")
     ap.add_argument("--bootstrap", help="Bootstrap-Server URI")
     ap.add_argument("--server", help="LwM2M Server URI (direct, without bootstrap)")
     ap.add_argument("--ssid", type=int, default=1)

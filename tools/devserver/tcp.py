@@ -12,7 +12,7 @@ TcpBootstrapServer: the dev bootstrap server the same way.
 import asyncio
 import socket
 
-from lwm2m_server import Server
+from .server import Server
 
 
 def free_tcp_port():
@@ -71,5 +71,5 @@ class TcpServer(Tcp, Server):
 
 def TcpBootstrapServer(*a, **kw):
     """The dev bootstrap server (tools/devserver/bootstrap.py) on TCP too."""
-    from devserver.bootstrap import BootstrapServer
+    from .bootstrap import BootstrapServer
     return type("TcpBootstrapServer", (Tcp, BootstrapServer), {})(*a, **kw)
