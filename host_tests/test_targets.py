@@ -180,8 +180,8 @@ LAZY = ("client.bootstrap", "client.bsif", "client.block", "client.store", "clie
         "client.senml", "client.lwjson", "client.lwcbor", "client.sleep", "client.local",
         "client.dtls", "client.dtlscert", "client.crypto", "client.fwup", "client.fwdl",
         "client.http", "client.tcp", "client.mqtt", "client.rexchange", "client.composite",
-        "client.sms", "client.mq2m", "boards.unix",
-        "boards.virtual", "boards.modem", "boards.cellular", "boards.esp32", "boards.atsock", "client.sms")
+        "client.sms", "client.mq2m", "boards.unix", "boards.virtual", "boards.modem",
+        "boards.cellular", "boards.esp32", "boards.atsock")
 
 
 def test_unix32_session_loads_only_what_it_needs():
