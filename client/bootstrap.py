@@ -158,7 +158,7 @@ class Bootstrap:
             self.state = _IDLE
             return
         d = min(_RETRY << min(self.fails - 1, 6), _MAX_RETRY)
-        d = d * 1000 + c.board.random(1)[0] * d * 2 // 5
+        d = d * 1000 + c.board.random(1)[0] * d * 100 // 255     # + up to 10 % jitter
         self.state = _HOLD
         self.due = c.board.clock.ms() + d
         c.log("bootstrap retry in %ds" % (d // 1000))
