@@ -118,19 +118,8 @@ class Mqtt(tcp.Conn):
                 elif self._sig(m):
                     return None
                 continue
-            if self.n == len(b):
+            if not self._fill(b):
                 return None
-            try:
-                r = self.s.readinto(memoryview(b)[self.n:])
-            except (OSError, ValueError) as e:     # (tls: ValueError when verify fails)
-                return self._lost("read", e)
-            if r < 0:
-                return self._lost("end of stream")
-            if not r:
-                self._flush()
-                return None
-            self.n += r
-            self.got = True
 
 
 def conn(c, uri, sec):

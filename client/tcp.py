@@ -248,19 +248,28 @@ class Conn:
                 if self._sig(m):
                     return None
                 continue
-            if self.n == len(b):
-                return None     # radio off (long-lived): held until it is on
-            try:
-                r = self.s.readinto(memoryview(b)[self.n:])
-            except (OSError, ValueError) as e:     # (tls: ValueError when verify fails)
-                return self._lost("read", e)
-            if r < 0:
-                return self._lost("end of stream")
-            if not r:
-                self._flush()
+            if not self._fill(b):
                 return None
-            self.n += r
-            self.got = True
+
+    def _fill(self, b):
+        # more of the stream into b; False: nothing more now (or the
+        # connection is lost, or b is full while the radio is off)
+        if self.n == len(b):
+            return False
+        try:
+            r = self.s.readinto(memoryview(b)[self.n:])
+        except (OSError, ValueError) as e:     # (tls: ValueError when verify fails)
+            self._lost("read", e)
+            return False
+        if r < 0:
+            self._lost("end of stream")
+            return False
+        if not r:
+            self._flush()
+            return False
+        self.n += r
+        self.got = True
+        return True
 
     def _sig(self, m):
         c = m.code

@@ -6,27 +6,20 @@ the management objects."""
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 
 import pytest
 
+from devclient import free_port
+
 TEXT, LINK, SENML_JSON = 0, 40, 110
-
-
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 @pytest.fixture(scope="module")
 def d2d():
     from lwm2m_server import Server
     from devclient import DevClient
-    port = free_udp_port()
+    port = free_port()
     os.environ["LWM2M_LOCAL_PORT"] = str(port)
     srv = Server(port=0).start()
     c = DevClient("coap://127.0.0.1:%d" % srv.port, "d2d", "--lifetime", "600",

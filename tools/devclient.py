@@ -162,9 +162,9 @@ def stamps(c, text):
     return out
 
 
-def free_port():
-    """a UDP port on loopback that nothing listens on (now)"""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+def free_port(tcp=False):
+    """a UDP (or TCP) port on loopback that nothing listens on (now)"""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()

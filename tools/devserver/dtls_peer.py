@@ -294,12 +294,7 @@ class OpensslServer:
         self.out = self.p.communicate()[0]
 
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from devclient import free_port  # noqa: E402,F401  (tools/ is on the path)
 
 
 if __name__ == "__main__":

@@ -10,17 +10,14 @@ server answers over the connection a client registered or updated on.
 TcpBootstrapServer: the dev bootstrap server the same way.
 """
 import asyncio
-import socket
+
+from devclient import free_port
 
 from .server import Server
 
 
 def free_tcp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    return free_port(tcp=True)
 
 
 class Tcp:
