@@ -48,7 +48,7 @@ def min_heap_for(ok, lo=4, hi=64):
 
 
 def min_heap():
-    return min_heap_for(session)
+    return min_heap_for(session, hi=128)
 
 
 READ_3_0 = """
