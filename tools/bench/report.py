@@ -52,7 +52,7 @@ def ten_observations(heap):
 
 def min_heap_10_obs():
     from bench.core import min_heap_for
-    return min_heap_for(ten_observations)
+    return min_heap_for(ten_observations, hi=128)
 
 
 def measure():
