@@ -77,7 +77,7 @@ def test_factory_bootstrap_register_then_restart(tmp_path, dm, bs):
             ("PUT", "/1/0", "2.04"), ("POST", "/bs", "2.04")]}
         reg = registered(dm, c, ep)
         assert reg.lifetime == 120
-        assert "config from factory.cfg" in c.output()
+        c.wait_line("config from factory.cfg", timeout=10)
         assert kinds(bs, "bootstrap-request", ep)[0]["pct"] == "11542"
         # configuration changed by the server survives the restart
         n = len(dm.events)
@@ -122,7 +122,7 @@ def test_corrupted_store_bootstraps_again(tmp_path, dm, bs, damage):
     try:
         assert bs.wait_finished(ep, after=n)["code"] == "2.04"
         registered(dm, c, ep, after=m)
-        assert "store lwm2m.cfg corrupted" in c.output()
+        c.wait_line("store lwm2m.cfg corrupted", timeout=10)
         assert len(kinds(bs, "bootstrap-request", ep)) == 2
     finally:
         c.interrupt()
@@ -247,7 +247,7 @@ def test_finish_inconsistent_keeps_old_config(tmp_path, dm, bs):
         # a Security account without its Server instance
         bs.write_instance(ep, 0, 5, {0: "coap://127.0.0.1:9", 1: False, 2: 3, 10: 7})
         assert bs.finish(ep).code == "4.06"
-        assert "bootstrap config refused: Security and Server instances do not pair up" in c.output()
+        c.wait_line("bootstrap config refused: Security and Server instances do not pair up", timeout=10)
         # the old configuration is back and in use
         assert dm.read(ep, "/1/0/1").payload == b"120"
         assert dm.read(ep, "/1").code == "2.05"
@@ -472,7 +472,7 @@ def test_unbootstrap_side_effects(tmp_path, bs):
             registered(b, c, ep, after=m)
             assert b.read(ep, "/3303/0").code == "4.04"
             assert b.write(ep, "/3/0/15", b"B", TEXT).code == "2.04"    # single server now
-            assert "unbootstrap ssid 1" in c.output()
+            c.wait_line("unbootstrap ssid 1", timeout=10)
         finally:
             c.interrupt()
 

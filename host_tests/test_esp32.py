@@ -103,7 +103,7 @@ def test_wifi_backoff_register_connmon_device(tmp_path):
             assert int(srv.read(EP, "/3/0/13", accept=0).payload) >= 946684800
         finally:
             c.interrupt()
-        assert "deregistered" in c.output()
+        c.wait_line("deregistered", timeout=10)
 
 
 @pytest.mark.parametrize("con", [False, True], ids=["NON", "CON"])

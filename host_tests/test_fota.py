@@ -28,7 +28,7 @@ def _push_and_update(srv, uri=None, args=()):
         assert fw(srv, "fp") == (2, 0, "")               # Downloaded
         assert update(srv, c, "fp") == (0, 1, "2.0")
         assert image(st) == package.parse(p)[3]
-        assert "fw booted True" in c.output()
+        c.wait_line("fw booted True", timeout=10)
     finally:
         c.kill()
     return c
@@ -129,7 +129,7 @@ def test_app_bundle_swapped_in_old_kept():
             c.kill()
         c = client(srv, "fa", st, "--app", "fotaapp")     # the installed bundle runs
         try:
-            assert "bundle app 1.0" in c.output()
+            c.wait_line("bundle app 1.0", timeout=10)
             assert push.push(srv, "fa", v2, say=None) == "2.04"
             assert update(srv, c, "fa") == (0, 1, "1.1")
             assert res_name(srv, "fa") == "app"

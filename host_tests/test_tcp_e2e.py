@@ -45,7 +45,7 @@ def test_full_session_over_tcp():
             n = len(srv.events)
             c.interrupt(20)
             srv.wait_event("deregister", "t1", after=n, timeout=20)
-            assert "tcp closed released" in c.output()  # closed after De-register's response
+            c.wait_line("tcp closed released", timeout=10)  # closed after De-register's response
         finally:
             c.kill()
 
@@ -436,7 +436,7 @@ def test_bootstrap_gives_a_tcp_account(tmp_path):
             assert dm.read("b1", "/1/0/7", accept=TEXT, timeout=20).payload == b"T"
         finally:
             c.kill()
-    assert "tcp connect" in c.output()
+    c.wait_line("tcp connect", timeout=10)
 
 
 def test_bootstrap_over_tcp(tmp_path):
