@@ -24,14 +24,23 @@ def main(argv=None):
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__.strip())
         return 0 if argv else 2
-    p = subprocess.Popen([os.environ.get("MICROPYTHON", MICROPYTHON)] + argv, process_group=0)
+    procs = []
+    pending = []
 
     def forward(*_):
-        if p.poll() is None:
-            p.send_signal(signal.SIGINT)
+        # a signal before the client runs is passed on as soon as it does
+        if not procs:
+            pending.append(1)
+        elif procs[0].poll() is None:
+            procs[0].send_signal(signal.SIGINT)
+    # handlers first: a SIGTERM right after the start must not kill the
+    # launcher alone and leave the client running registered
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    return p.wait()
+    procs.append(subprocess.Popen([os.environ.get("MICROPYTHON", MICROPYTHON)] + argv, process_group=0))
+    for _ in pending:
+        forward()
+    return procs[0].wait()
 
 
 if __name__ == "__main__":
