@@ -30,7 +30,7 @@ def missing():
 def ensure():
     """Install the pinned npm packages into tools/peers/node_modules when
     they are not there yet (offline-safe when they are)."""
-    if os.path.isdir(os.path.join(HERE, "node_modules", "lwm2m-node-lib")):
+    if all(os.path.isdir(os.path.join(HERE, "node_modules", p)) for p in ("lwm2m-node-lib", "coap-shepherd")):
         return
     cmd = ["npm", "ci", "--no-audit", "--no-fund"] if os.path.exists(
         os.path.join(HERE, "package-lock.json")) else ["npm", "install", "--no-audit", "--no-fund"]
@@ -38,14 +38,14 @@ def ensure():
 
 
 class NodePeer:
-    def __init__(self, script, port=None, timeout=15):
+    def __init__(self, script, port=None, timeout=15, args=()):
         self.port = port or free_port()
         self.events = []
         self.replies = {}
         self.lines = []
         self.cv = threading.Condition()
         self.n = 0
-        self.p = subprocess.Popen(["node", "--no-warnings", os.path.join(HERE, script), str(self.port)],
+        self.p = subprocess.Popen(["node", "--no-warnings", os.path.join(HERE, script), str(self.port)] + list(args),
                                   cwd=HERE, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True, bufsize=1)
         self.t = threading.Thread(target=self._read, daemon=True)
