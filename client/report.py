@@ -40,27 +40,34 @@ def _min(d, t):
 
 
 class Obs:
+    # one observation. The class attributes are the defaults: an instance's
+    # dict holds only what was set on it (MicroPython has no __slots__; each
+    # attribute is a slot of the instance's dict, grown in steps), so the
+    # rarely set ones (acc, comp) stay out of it. Called by the exchange
+    # when a CON notification is done (no bound method kept per observation).
+    acc = None          # Accept of the request (None: the default format)
+    comp = False        # composite (several paths)
+    seq = 0             # Observe number of the last notification
+    val = None          # last notified value of a single numeric resource
+    dirty = False       # a change waits for pmin
+    a = None            # effective attributes of paths[0], kept (Reporter.att); None: to make
+
     def __init__(self, srv, token, paths, acc, comp):
         self.srv = srv
         self.token = token
         self.paths = paths      # observed paths (one, or several for composite)
-        self.acc = acc
-        self.comp = comp
-        self.seq = 0
+        if acc is not None:
+            self.acc = acc
+        if comp:
+            self.comp = True
         self.last = 0           # ms of the last notification
         self.con = 0            # ms of the last CON notification
-        self.val = None         # last notified value of a single numeric resource
-        self.dirty = False      # a change waits for pmin
         self.eval = 0           # ms of the last evaluation (epmin/epmax)
-        self.a = None           # effective attributes of paths[0], kept (see Reporter.att)
-        self.gen = -1           # ... as of this attribute generation
-        self.cb = None          # done, bound once (the exchange's callback)
-        self.rep = None
 
-    def done(self, res):
+    def __call__(self, res):
         # a CON notification timed out or was RST: the observer is gone
         if res is None or res is False:
-            self.rep.cancel(self.srv, self.token)
+            self.srv.reset(self.token)
 
 
 class Reporter:
@@ -70,8 +77,8 @@ class Reporter:
 
     def __init__(self, client):
         self.c = client
-        self.gen = 0            # attribute generation: bumped when any may change
         self.obs = []
+        self.dfl = {}           # ssid -> the Server's defaults {pmin, pmax}, shared
         self.attrs = {}         # (ssid, path) -> {name: value}
         self.sends = []         # (paths, fmt) queued until registered
         self.pend = []          # stored notifications, oldest first:
@@ -107,27 +114,41 @@ class Reporter:
             self.attrs[(srv.ssid, path)] = new
         else:
             self.attrs.pop((srv.ssid, path), None)
-        self.gen += 1
+        self._stale()
         self.c.log("attributes", pstr(path), qs)
 
     def eff(self, path, srv):
         # effective attributes: Server defaults, then object, instance,
-        # resource, resource-instance levels (the deeper one wins)
-        a = {"pmin": srv.res(SRV_PMIN, 0) or 0, "pmax": srv.res(SRV_PMAX, 0) or 0}
-        for n in range(1, len(path) + 1):
-            x = self.attrs.get((srv.ssid, path[:n]))
-            if x:
-                for k in x:
-                    if k in _PERIODS or n >= 3:
-                        a[k] = x[k]
+        # resource, resource-instance levels (the deeper one wins). Read
+        # only: where no attribute applies, the Server's defaults (one dict
+        # per server, shared by its observations)
+        d = self.dfl.get(srv.ssid)
+        if d is None:
+            d = self.dfl[srv.ssid] = {"pmin": srv.res(SRV_PMIN, 0) or 0, "pmax": srv.res(SRV_PMAX, 0) or 0}
+        a = d
+        if self.attrs:
+            for n in range(1, len(path) + 1):
+                x = self.attrs.get((srv.ssid, path[:n]))
+                if x:
+                    for k in x:
+                        if k in _PERIODS or n >= 3:
+                            if a is d:
+                                a = dict(d)
+                            a[k] = x[k]
         return a
 
     def att(self, ob):
         # ob's effective attributes, made again only when some may have changed
-        if ob.gen != self.gen:
-            ob.a = self.eff(ob.paths[0], ob.srv)
-            ob.gen = self.gen
-        return ob.a
+        a = ob.a
+        if a is None:
+            a = ob.a = self.eff(ob.paths[0], ob.srv)
+        return a
+
+    def _stale(self):
+        # attributes or Server defaults may have changed: made again when next used
+        self.dfl = {}
+        for ob in self.obs:
+            ob.a = None
 
     def attrs_str(self, path, srv):
         x = self.attrs.get((srv.ssid, path), {})
@@ -138,14 +159,15 @@ class Reporter:
         o = m.uint(OBSERVE)
         self.cancel(srv, m.tok())
         if o == 1:  # deregister: the same token (RFC 7641) or the same path
-            self._end(lambda x: x.srv is srv and x.paths == [path])
+            self._end(lambda x: x.srv is srv and len(x.paths) == 1 and x.paths[0] == path)
             return self.c.engine.read(path, acc, srv, m)
         # rendered into the request's reused response (no buffer of its own)
-        return self._start(Obs(srv, m.tok(), [path], acc, False), m.reply(CONTENT))
+        return self._start(Obs(srv, m.tok(), (path,), acc, False), m.reply(CONTENT))
 
     def _start(self, ob, r=None):
         r = self._render(ob, r)
-        self.c.log("observe", pstr(ob.paths[0]))
+        if self.c.log is not quiet:
+            self.c.log("observe", pstr(ob.paths[0]))
         self.obs.append(ob)
         ob.last = ob.con = ob.eval = self.c.board.clock.ms()
         return r.add(OBSERVE, ob.seq)
@@ -157,7 +179,9 @@ class Reporter:
         if ob.comp:
             return self.read_composite(ob.paths, ob.acc)
         p = ob.paths[0]
-        ob.val = self._num(p)
+        v = self._num(p)
+        if v is not None or ob.val is not None:
+            ob.val = v      # (else not set: the class default, no slot in ob's dict)
         if r is None:
             r = Msg(code=CONTENT)
         r.code = CONTENT
@@ -189,7 +213,7 @@ class Reporter:
 
     def changed(self, path):
         if path[0] == 1:
-            self.gen += 1       # Server pmin/pmax defaults
+            self._stale()       # Server pmin/pmax defaults
         for ob in self.obs:
             for p in ob.paths:
                 if _under(path, p) or _under(p, path):
@@ -213,7 +237,8 @@ class Reporter:
 
     def _note(self, ob, now, r=None):
         # ob's next notification, rendered now (a new Observe number)
-        ob.dirty = False
+        if ob.dirty:
+            ob.dirty = False
         ob.last = ob.eval = now
         ob.seq = (ob.seq + 1) & 0xFFFFFF
         try:
@@ -246,12 +271,9 @@ class Reporter:
         r.t = CON if con else NON
         if con:
             ob.con = now
-        if ob.cb is None:
-            ob.rep = self
-            ob.cb = ob.done
         if self.c.log is not quiet:
             self.c.log("notify", pstr(ob.paths[0]), seq)
-        ex.send(r, ob.cb)
+        ex.send(r, ob)      # ob(res) when done
 
     def _store(self, ob, now):
         # Notification Storing When Disabled or Offline (/1/x/6): a change due
