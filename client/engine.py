@@ -128,6 +128,8 @@ class Engine:
             return Msg(code=e.code)
         except UnicodeError:
             return Msg(code=BAD_REQUEST)    # text that is not UTF-8: a malformed request
+        except MemoryError:
+            raise       # not a bug: the exchange answers 5.03 (it allocates nothing for it)
         except Exception as e:
             # a genuine bug: 5.00, logged with the request's path
             self.c.log("error", m.code, "/" + "/".join("".join(map(chr, bytes(s))) for s in m.all(URI_PATH)), repr(e))

@@ -17,6 +17,7 @@ _EXCHANGE = const(247000)   # EXCHANGE_LIFETIME, ms
 _NONS = const(4)        # recent NON notifications remembered (RST -> cancel)
 _W_CB = const(0)        # a wait entry (separate response awaited): callback, deadline
 _W_DUE = const(1)
+_UNAVAILABLE = const(0xA3)     # 5.03 Service Unavailable: no memory to serve a request
 RX_MAX = const(1280)    # receive buffer (a Block1 of 1024 and its header)
 TX_MAX = const(1152)    # send buffers
 
@@ -67,6 +68,7 @@ class Exchange:
         self.last_rx = self.last_tx = 0
         self.tx_bytes = self.rx_bytes = 0
         self.shed = 0               # datagrams dropped unread (load shedding)
+        self.oom = 0                # requests answered 5.03 / datagrams dropped: MemoryError
         self.rai = None             # board hook: rai(coap type, more) before a send
         self.more = False           # the next message has more of ours behind it
         # a transport with INTO sends buf[off:off + n] and receives into a
@@ -175,7 +177,11 @@ class Exchange:
         self.out = False
         self.o_cb = None
         if cb:
-            cb(res)
+            try:
+                cb(res)
+            except MemoryError:     # handled as unanswered: the owner retries (registration back-off)
+                self.oom += 1
+                cb(None)
         if self.queue and not self.out:
             m, c = self.queue.pop(0)
             self.send(m, c)
@@ -208,7 +214,12 @@ class Exchange:
             if not n:
                 return False
             if k < budget or self._plausible(n):
-                self._feed(n)
+                try:
+                    self._feed(n)
+                except MemoryError:
+                    # no heap to handle it (a response, a callback): dropped;
+                    # the peer retransmits a CON, our CON in flight stays out
+                    self.oom += 1
             else:
                 self.shed += 1
         return True
@@ -313,8 +324,13 @@ class Exchange:
             self._empty(RST, m.mid)
             return
         self.r.home = self.tx
+        oom = False
         try:
             r = self.handler.request(m)
+        except MemoryError:         # the heap cannot serve it now: 5.03, not kept
+            oom = True
+            self.oom += 1
+            r = m.reply(_UNAVAILABLE)
         except Exception as e:      # the client never dies on input
             self.handler.crash(e)
             r = m.reply(0xA0)
@@ -331,7 +347,7 @@ class Exchange:
             end = self._build(r, self.tx)
             n = end - r.at
             self._tx(self.tx, r.at, n)
-            if n > _DSLOT:
+            if n > _DSLOT or oom:
                 n = -1              # not kept: a duplicate is served again
             else:
                 o = (k if k >= 0 else self.d_k) * _DSLOT

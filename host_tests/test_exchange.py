@@ -167,3 +167,47 @@ print("sep", res, r.t, r.code, r.mid == 0x5555)
     # NON, RST, RST, then the CON once: no retransmission after its empty ACK
     assert lines[3] == "retransmitted 4"
     assert lines[4] == "sep [68] 2 0 True"
+
+
+def test_out_of_memory_request_gets_5_03_and_the_client_carries_on(mp):
+    # a MemoryError while serving a request (injected by an object's read):
+    # 5.03 Service Unavailable, allocated from nothing (the exchange's reused
+    # response), not logged as a bug, not kept for de-duplication (the same
+    # CON again is served anew); the client stays registered and serves on
+    out = mp("""
+import sys
+sys.path.append("tools/targets")
+from memsession import Session
+from client.model import Obj
+from client.codes import GET, R, INT
+
+class Boom(Obj):
+    ID = 32770
+    MULTI = False
+    RES = ((0, R, INT, 0, 0),)
+    oom = 1
+
+    def defaults(self, iid):
+        return {0: 7}
+
+    def read(self, iid, rid):
+        if Boom.oom:
+            Boom.oom -= 1
+            raise MemoryError
+        return Obj.read(self, iid, rid)
+
+s = Session(num=Boom)
+logs = []
+s.c.log = lambda *a: logs.append(a[0])
+print(s.wait_event("register"))
+n = len(s.srv.events)
+tok, r = s.req(GET, "/32770/0/0")
+print(r.code == 0xA3, s.c.servers[0].ex.oom)
+# the same CON (same MID) again: not a cached 5.03, served now
+s.srv.mid -= 1
+tok, r = s.req(GET, "/32770/0/0")
+print(r.code == 0x45, bytes(r.payload))
+tok, r = s.req(GET, "/3/0/0")
+print(r.code == 0x45, s.c.servers[0].registered(), s.srv.events[n:], "error" in logs)
+""")
+    assert out.split("\n")[-5:-1] == ["True", "True 1", "True b'7'", "True True [] False"], out
