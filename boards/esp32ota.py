@@ -1,4 +1,4 @@
-# ESP32 firmware store (objects/firmware.py's begin/write/finish/apply/confirm)
+# ESP32 firmware store (client/fwup.py's begin/write/durable/finish/apply/confirm)
 # on esp32.Partition: an image goes to the next OTA app partition
 # (Partition(RUNNING).get_next_update()) in 4096-byte flash blocks, each
 # erased before it is written; only whole blocks are written until finish(),
@@ -21,6 +21,7 @@ class OtaStore:
         self.state = state
         self._fs = None
         self.part = Partition(Partition.RUNNING).get_next_update()
+        self.target = self.part.info()[4]   # label: booted() compares the running one
         self.cap = self.part.ioctl(4, 0) * _BS
         self.buf = None
         self.kind = 0
@@ -46,9 +47,7 @@ class OtaStore:
 
     def write(self, off, data):
         if self.kind:
-            self.files().write(off, data)
-            self.n = self.files().n
-            return
+            return self.files().write(off, data)
         if off != self.n + self.k:
             raise OSError(22)
         if off + len(data) > self.cap:
@@ -70,6 +69,10 @@ class OtaStore:
         self.part.writeblocks(b, self.buf, 0)   # write without another erase
         self.n += self.k
         self.k = 0
+
+    def durable(self):
+        # bytes a reset keeps: whole blocks in flash (the rest is fetched again)
+        return self.files().durable() if self.kind else self.n
 
     def finish(self):
         if self.kind:
@@ -106,7 +109,6 @@ class OtaStore:
         if rec.get("k") == 1:
             return self.files().apply(rec)
         self.part.set_boot()            # raises when the IDF rejects the image
-        rec["t"] = self.part.info()[4]
 
     def reboot(self):
         import machine

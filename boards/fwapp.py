@@ -1,7 +1,77 @@
-# Application bundles of Firmware Update (package kind 1, tools/fota/package.py):
-# flat entries of name length u8, name, size u32 BE, bytes, unpacked into a
-# staging folder that boards/fwstore.py then renames over <state>/app.
+# Applying a package of Firmware Update on a file system (boards/fwstore.py's
+# apply/booted/revert; loaded for an update only). The payload is in
+# <state>/fw.dl. An image (kind 0) becomes <state>/fw.img by a rename, the
+# old one moved to fw.img.old first. An application bundle (kind 1,
+# tools/fota/package.py: flat entries of name length u8, name, size u32 BE,
+# bytes) is unpacked into <state>/app.new, fw.dl removed, then swapped in by
+# renames (app -> app.old, app.new -> app). A reset anywhere in between:
+# booted() says whether the new package is in (fw.dl, app.new gone) and
+# undoes an image apply cut between its two renames; an app swap cut between
+# its two renames is finished at the next start (swap(), firmware/main.py).
 import os
+
+_APP = "/app"
+_IMG = "/fw.img"
+_DL = "/fw.dl"
+
+
+def _rm(p):
+    # a file or a whole folder
+    try:
+        if os.stat(p)[0] & 0x4000:
+            for e in os.listdir(p):
+                _rm(p + "/" + e)
+            os.rmdir(p)
+        else:
+            os.remove(p)
+    except OSError:
+        pass
+
+
+def _is(p):
+    try:
+        os.stat(p)
+        return True
+    except OSError:
+        return False
+
+
+def _swap(t, n):
+    # n in place of t, the old one kept as t.old
+    _rm(t + ".old")
+    if _is(t):
+        os.rename(t, t + ".old")
+    os.rename(n, t)
+
+
+def apply(d, rec):
+    if rec.get("k") == 1:
+        n = d + _APP + ".new"
+        _rm(n)
+        unpack(d + _DL, n)
+        os.remove(d + _DL)
+        _swap(d + _APP, n)
+    else:
+        _swap(d + _IMG, d + _DL)
+
+
+def booted(d, rec):
+    # after the reboot of an apply: is the new package in?
+    if rec.get("k") == 1:
+        return not (_is(d + _DL) or _is(d + _APP + ".new"))
+    if not _is(d + _DL):
+        return True
+    t = d + _IMG
+    if not _is(t) and _is(t + ".old"):
+        os.rename(t + ".old", t)        # cut between the two renames: the old one back
+    return False
+
+
+def revert(d, rec):
+    t = d + (_APP if rec.get("k") == 1 else _IMG)
+    if _is(t + ".old"):
+        _rm(t)
+        os.rename(t + ".old", t)
 
 
 def unpack(src, to):
@@ -28,8 +98,6 @@ def unpack(src, to):
 
 def swap(d):
     # finish an app swap a reset cut short (app moved away, app.new not in yet)
-    a = d + "/app"
-    try:
-        os.stat(a)
-    except OSError:
+    a = d + _APP
+    if not _is(a):
         os.rename(a + ".new", a)

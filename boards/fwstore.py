@@ -1,44 +1,20 @@
-# Firmware store on a file system (objects/firmware.py talks to it through
-# begin/write/finish/apply/confirm): the unix port's "image" store, and the
-# application-bundle store of every board. The package payload is written
-# to <state>/fw.dl as it arrives. Apply:
+# Firmware store on a file system (client/fwup.py talks to it through
+# begin/resume/write/durable/finish/sha256, then apply/reboot/booted/
+# confirm/revert): the unix port's "image" store, and the application-bundle
+# store of every board. The package payload is written to <state>/fw.dl as
+# it arrives; applying it (boards/fwapp.py, loaded for an update only):
 #   kind 0 (image): fw.dl becomes fw.img (the old one kept as fw.img.old);
-#   kind 1 (app bundle, tools/fota/package.py): unpacked into <state>/app.new
-#       (boards/fwapp.py), then swapped in by renames (app -> app.old, app.new
-#       -> app); a reset between the two renames is repaired at the next start
-#       (fwapp.swap, firmware/main.py).
+#   kind 1 (app bundle, tools/fota/package.py): unpacked into <state>/app.new,
+#       then swapped in by renames (app -> app.old, app.new -> app).
 # Then reboot(): the unix port exits with code 4 and tools/devclient.py
-# starts it again. revert() brings the old one (.old) back.
+# starts it again.
 import os
 from micropython import const
 from hashlib import sha256
 
 REBOOT_EXIT = const(4)
 _CAP = const(4194304)
-DL = "fw.dl"
-IMG = "fw.img"
-APP = "app"
-
-
-def _rm(p):
-    # a file or a whole folder
-    try:
-        if os.stat(p)[0] & 0x4000:
-            for e in os.listdir(p):
-                _rm(p + "/" + e)
-            os.rmdir(p)
-        else:
-            os.remove(p)
-    except OSError:
-        pass
-
-
-def _is(p):
-    try:
-        os.stat(p)
-        return True
-    except OSError:
-        return False
+_BUF = const(1024)      # read buffer of the digest
 
 
 class FileStore:
@@ -46,26 +22,21 @@ class FileStore:
         self.d = d
         self.cap = cap
         self.f = None
-        self.n = 0          # bytes written (durable: plain file writes)
-        self.kind = 0
-
-    def p(self, name):
-        return self.d + "/" + name
+        self.n = 0          # bytes written
 
     def begin(self, size, kind):
         if kind > 1:
             raise ValueError("kind")
         if size and size > self.cap:
             raise OSError(28)
-        self.close()
-        self.kind = kind
-        self.f = open(self.p(DL), "wb")
-        self.n = 0
+        self._open("wb", 0)
 
     def resume(self, off, kind):
+        self._open("r+b", off)
+
+    def _open(self, mode, off):
         self.close()
-        self.kind = kind
-        self.f = open(self.p(DL), "r+b")
+        self.f = open(self.d + "/fw.dl", mode)
         self.f.seek(off)
         self.n = off
 
@@ -77,6 +48,12 @@ class FileStore:
         self.f.write(data)
         self.n = off + len(data)
 
+    def durable(self):
+        # bytes that a reset keeps (flushed to the file system)
+        if self.f:
+            self.f.flush()
+        return self.n
+
     def finish(self):
         self.close()
 
@@ -87,9 +64,9 @@ class FileStore:
 
     def sha256(self, n):
         h = sha256()
-        b = bytearray(1024)
+        b = bytearray(_BUF)
         m = memoryview(b)
-        with open(self.p(DL), "rb") as f:
+        with open(self.d + "/fw.dl", "rb") as f:
             while n > 0:
                 k = f.readinto(b)
                 if not k:
@@ -99,32 +76,21 @@ class FileStore:
                 n -= k
         return h.digest()
 
+    # Update and after (boards/fwapp.py)
     def apply(self, rec):
-        # the new one in place of the old one, kept as .old
-        t = self.p(APP if rec.get("k") == 1 else IMG)
-        n = self.p(DL)
-        if rec.get("k") == 1:
-            from boards.fwapp import unpack
-            n = t + ".new"
-            _rm(n)
-            unpack(self.p(DL), n)
-        _rm(t + ".old")
-        if _is(t):
-            os.rename(t, t + ".old")
-        os.rename(n, t)
-
-    def reboot(self):
-        raise SystemExit(REBOOT_EXIT)
+        from boards.fwapp import apply
+        apply(self.d, rec)
 
     def booted(self, rec):
-        # after the reboot of an apply: running the new package?
-        return _is(self.p(APP if rec.get("k") == 1 else IMG))
+        from boards.fwapp import booted
+        return booted(self.d, rec)
+
+    def revert(self, rec):
+        from boards.fwapp import revert
+        revert(self.d, rec)
 
     def confirm(self, rec):
         pass        # the old one stays (.old) for a roll-back until the next update
 
-    def revert(self, rec):
-        p = self.p(APP if rec.get("k") == 1 else IMG)
-        if _is(p + ".old"):
-            _rm(p)
-            os.rename(p + ".old", p)
+    def reboot(self):
+        raise SystemExit(REBOOT_EXIT)

@@ -1,84 +1,20 @@
-# Firmware package download (objects/firmware.py): the Sink that streams a
-# package into the board's firmware store, and the CoAP Block2 downloader for
-# coap:// and coaps:// Package URIs, on a transport and exchange of its own
-# (own token, independent of the registration traffic). http(s):// goes to
-# client/http.py. A downloader is a client task (step/deadline/busy/close).
-#
-# Package = optional header + payload. Header (tools/fota/package.py):
-#   "LWF1" | kind u8 (0 image, 1 app bundle) | name len u8 | version len u8 |
-#   0 u8 | payload size u32 BE | SHA-256 of the payload (32) | name | version
-# Without the magic the whole package is a raw image.
+# Firmware package download (objects/firmware.py): the CoAP Block2
+# downloader for coap:// and coaps:// Package URIs, on a transport and
+# exchange of its own (own token, independent of the registration traffic);
+# http(s):// goes to client/http.py, mq2m:// to client/mq2m.py. A downloader
+# is a client task (step/deadline/busy/close) that hands the package bytes
+# to client/fwup.py's Up (etag, feed, done, fail).
 from micropython import const
-from struct import unpack
 from client.coap import Msg, build, parse
 from client.codes import (ACK, BLOCK2, CON, CONTENT, ETAG, GET, NOT_FOUND, RST, SIZE2, URI_PATH,
                           URI_QUERY)
 from client.block import opt, enc
 
-MAGIC = b"LWF1"
-_HDR = const(44)
 _SZX = const(6)     # 1024-byte blocks
 _TRIES = const(5)   # a block that times out this many times in a row: connection lost
 _ACK_MS = const(2000)   # ACK_TIMEOUT, MAX_RETRANSMIT (RFC 7252 4.8)
 _RETX = const(4)
 _WAIT_MS = const(93000)     # a separate response: MAX_TRANSMIT_WAIT
-
-
-class Sink:
-    # package bytes in order -> header parsed, payload written to the store
-    def __init__(self, st, h=None, off=0, want=None):
-        self.st = st
-        self.h = h          # [kind, size, sha256, name, version, header length]
-        self.off = off      # package bytes taken
-        self.hb = b""
-        self.want = want    # digest from the URI (#sha256=...)
-        if h:
-            st.resume(off - h[5], h[0])
-        else:
-            self.off = 0
-
-    def durable(self):
-        # package offset up to which the store holds the bytes for sure
-        h = self.h
-        return h[5] + self.st.n if h else 0
-
-    def feed(self, d):
-        n = len(d)
-        if self.h is None:
-            b = self.hb = self.hb + bytes(d)
-            if len(b) < 4 or b[:4] == MAGIC and (len(b) < _HDR or len(b) < _HDR + b[5] + b[6]):
-                self.off += n
-                return
-            if b[:4] == MAGIC:
-                e = _HDR + b[5] + b[6]
-                h = [b[4], unpack(">I", b[8:12])[0], b[12:44], str(b[44:44 + b[5]], "utf-8"),
-                     str(b[44 + b[5]:e], "utf-8"), e]
-            else:
-                h = [0, None, None, "", "", 0]
-            self.st.begin(h[1], h[0])
-            self.h = h
-            self.hb = None
-            d = memoryview(b)[h[5]:]
-            self.off = h[5]
-            n = len(d)
-        self.st.write(self.off - self.h[5], d)
-        self.off += n
-
-    def finish(self):
-        # True: complete and its digest matches; False: integrity failure;
-        # None: the store failed
-        h = self.h
-        if h is None:
-            return False
-        try:
-            self.st.finish()
-            n = self.off - h[5]
-            if h[1] is not None and n != h[1]:
-                return False
-            d = self.st.sha256(n)
-        except OSError:
-            return None
-        return all(x is None or x == d for x in (h[2], self.want))
 
 
 def split(uri):
@@ -212,7 +148,7 @@ class CoapDl:
 
     def step(self, now):
         if not self.b.radio:
-            return      # paused while the radio is off
+            return self.fw.pause()      # paused while the radio is off
         for _ in range(16):     # one datagram per recv() (a stream readinto would merge them)
             d = self.tr.recv()
             if not d:

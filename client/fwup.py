@@ -1,56 +1,52 @@
 # Firmware Update (objects/firmware.py) at work, imported when /5 is used:
 # the state machine of the OMA object definition (Idle(0) -> Downloading(1)
 # -> Downloaded(2) -> Updating(3) -> Idle; Update Result set at the
-# transitions it names), Package pushed block by block (client/block.py
-# hands each Block1 of /5/0/0 to block()), Package URI pulled by
-# client/fwdl.py (CoAP Block2) or client/http.py (HTTP Range). Bytes go
-# straight into the board's firmware store (begin/write/finish/apply/confirm:
-# boards/fwstore.py, boards/esp32ota.py), never whole into RAM; the offset,
-# ETag and header of a download are persisted every 8 KB so it resumes
-# after a reset. Apply happens through the store, after the 2.04 went out;
-# the new package counts once a server registered us on it (confirm), then
-# Update Result 1 and an Update tell the server.
+# transitions it names) and the package sink of a transfer: the package
+# header parsed, the payload streamed into the board's firmware store
+# (begin/resume/write/durable/finish/sha256: boards/fwstore.py,
+# boards/esp32ota.py), never whole into RAM. Pulls are client/fwdl.py (CoAP
+# Block2) and client/http.py (HTTP Range); a push (Block1 of /5/0/0) is
+# client/fwup_push.py, Update and what follows the reboot client/fwup_boot.py,
+# each loaded when used. The offset, ETag and header of a download are
+# persisted every 8 KB and when the radio goes off, so it resumes after a
+# reset or a deep sleep.
+#
+# Package = optional header + payload. Header (tools/fota/package.py):
+#   "LWF1" | kind u8 (0 image, 1 app bundle) | name len u8 | version len u8 |
+#   0 u8 | payload size u32 BE | SHA-256 of the payload (32) | name | version
+# Without the magic the whole package is a raw image.
+#
+# The record (objects/firmware.py rec, <state>/fw.st): s State, r Result,
+# u URI, n/v PkgName/PkgVersion, pn/pv/k name, version and kind of the
+# package waiting to run, o durable offset, e ETag (hex), z size, d digest
+# from the URI (hex), p 1 for a push, h header [kind, size, SHA-256 (hex),
+# name, version, header length], t the ESP32 partition an image went to.
 from micropython import const
 import json
-from binascii import hexlify
-from objects.firmware import FILE, HEX
-from client.codes import (BAD_REQUEST, CoapError, METHOD_NOT_ALLOWED, REQUEST_ENTITY_INCOMPLETE,
-                          REQUEST_ENTITY_TOO_LARGE, SIZE1)
+import os
+from binascii import hexlify, unhexlify
+from struct import unpack
+from objects.firmware import FILE
+from client.codes import BAD_REQUEST, CoapError, METHOD_NOT_ALLOWED
 
-IDLE = const(0)
-DOWNLOADING = const(1)
-DOWNLOADED = const(2)
-UPDATING = const(3)
+_IDLE = const(0)
+_DOWNLOADING = const(1)
+_DOWNLOADED = const(2)
+_UPDATING = const(3)
 # Update Result (/5/0/5)
-OK = const(1)
-NO_FLASH = const(2)
-NO_RAM = const(3)
-LOST = const(4)
-INTEGRITY = const(5)
-BAD_TYPE = const(6)
-BAD_URI = const(7)
-FAILED = const(8)
-BAD_PROTO = const(9)
-CANCELLED = const(10)
+_NO_FLASH = const(2)
+_NO_RAM = const(3)
+_LOST = const(4)
+_INTEGRITY = const(5)
+_BAD_TYPE = const(6)
+_BAD_URI = const(7)
+_BAD_PROTO = const(9)
+_CANCELLED = const(10)
 PROTOS = ("coap", "coaps", "http", "https", "coap+tcp", "coaps+tcp", "mq2m")     # /5/0/8 values (6: mq2m, LwM2M over MQTT)
 _SAVE_EVERY = const(8192)   # bytes between persisted offsets of a download (a save: ~1 ms)
-_POLL_MS = const(1000)
-
-
-
-def save(d, r):
-    # the record as JSON (bytes as hex), atomically: a temporary file renamed
-    r = dict(r)
-    for k in HEX:
-        if r.get(k):
-            r[k] = hexlify(r[k]).decode()
-    h = r.get("h")
-    if h and h[2]:
-        r["h"] = h[:2] + [hexlify(h[2]).decode()] + h[3:]
-    with open(d + FILE + ".tmp", "w") as f:
-        json.dump(r, f)
-    import os
-    os.rename(d + FILE + ".tmp", d + FILE)
+_HDR = const(44)            # fixed part of the package header
+HDR_MAX = const(600)        # a package's size beyond its payload's: the header
+_MAGIC = b"LWF1"
 
 
 class Up:
@@ -60,10 +56,13 @@ class Up:
         self.rec = o.rec
         self.client = o.client
         self.board = o.board
-        self.sink = self.dl = None
-        self.last = self.at = self.saved = 0
+        self.dl = None      # the pull's downloader (a client task)
+        self.on = False     # a transfer is writing to the store
+        self.hb = None      # package header bytes until it is whole
+        self.off = self.saved = 0   # package bytes taken / persisted
 
     def st(self):
+        # the board's firmware store, made on first use
         o = self.o
         if not o.fs:
             f = getattr(self.board, "fwstore", None)
@@ -78,45 +77,15 @@ class Up:
         self.client.log("fw", *a)
 
     def boot(self):
-        s = self.i[3]
-        if s == DOWNLOADING:
-            if self.rec.get("p"):
-                self.fail(LOST)     # a push cut by the reset: the server starts again
-            else:
-                self.log("resume", self.rec.get("o", 0))
-                self._pull()
-        elif s == UPDATING:
-            ok = self.st().booted(self.rec)
-            self.log("booted", ok)
-            if ok:
-                self.at = self.client.board.clock.ms() + self.o.confirm_ms
-                self._confirm()
-            else:
-                self.set(IDLE, FAILED)
-
-    def _confirm(self):
-        # the new image counts once a server registered us on it
-        c = self.client
-        if any(s.registered() for s in c.servers):
-            r = self.rec
-            self.st().confirm(r)
-            i = self.i
-            i[6] = r["n"] = r.get("pn", "")
-            i[7] = r["v"] = r.get("pv", "")
-            c.changed((5, 0, 6))
-            c.changed((5, 0, 7))
-            self.set(IDLE, OK)
-            self.log("updated to", i[7])
-            for s in c.servers:
-                s.trigger()     # an Update tells the server the outcome
-        elif c.board.clock.ms() >= self.at:
-            self.log("never registered: roll back")
-            st = self.st()
-            st.revert(self.rec)
-            self.set(IDLE, FAILED)
-            st.reboot()
+        # a download or an update under way at the reset goes on
+        if self.i[3] == _UPDATING:
+            from client.fwup_boot import boot
+            boot(self)
+        elif self.rec.get("p"):
+            self.fail(_LOST)     # a push cut by the reset: the server starts again
         else:
-            c.at(_POLL_MS, self._confirm)
+            self.log("resume", self.rec.get("o", 0))
+            self._pull()
 
     # -- state -----------------------------------------------------------
     def set(self, s, res=None):
@@ -132,14 +101,24 @@ class Up:
             self.client.changed((5, 0, rid))
 
     def save(self):
+        # the record as JSON, atomically: a temporary file renamed over the
+        # old one (a reset leaves one or the other)
         r = self.rec
-        if self.sink:
-            r["o"] = self.saved = self.sink.durable()
-            r["h"] = self.sink.h
+        if self.on:
+            r["o"] = self.saved = self.durable()
+        p = self.board.state + FILE
         try:
-            save(self.board.state, r)
+            with open(p + ".tmp", "w") as f:
+                json.dump(r, f)
+            os.rename(p + ".tmp", p)
         except OSError:
             pass
+
+    def pause(self):
+        # the radio went off mid-download (a deep sleep may follow): the
+        # offset the store holds is saved, so nothing is fetched twice
+        if self.durable() != self.saved:
+            self.save()
 
     def hold(self, n):
         # a cellular board requests no RAI while a download runs
@@ -150,192 +129,171 @@ class Up:
     def stop(self, drop=False):
         # end the transfer in progress (the partial download stays for a resume
         # unless drop)
-        if self.dl:
+        dl = self.dl
+        if dl:
             self.hold(-1)
-            self.dl.close()
-            if self.dl in self.client.tasks:
-                self.client.tasks.remove(self.dl)
-        if self.sink:
-            self.sink.st.close()
-        self.dl = self.sink = None
+            dl.close()
+            if dl in self.client.tasks:
+                self.client.tasks.remove(dl)
+        if self.on:
+            self.st().close()
+        self.dl = None
+        self.on = False
         if drop:
-            for k in ("o", "e", "h", "u", "p", "d", "z"):
+            for k in "oehupdz":
                 self.rec.pop(k, None)
 
     def reset(self, res=0):
         # empty URI, a single NUL Package or Cancel: back to Idle from any state
         self.stop(True)
         self.i[1] = ""
-        self.set(IDLE, res)
+        self.set(_IDLE, res)
         self.log("reset")
 
     def fail(self, res):
         self.log("failed", res)
-        self.stop(res != LOST)     # a lost connection: the partial download stays
-        self.set(IDLE, res)
-
-    # -- resources ---------------------------------------------------------
-    def write(self, rid, val):
-        if rid == 1:
-            self.pull(val)
-        else:       # a whole Package in one request
-            r = self.block(0, 1024, 0, val, None)
-            if r:
-                raise CoapError(r.code)
+        self.stop(res != _LOST)     # a lost connection: the partial download stays
+        self.set(_IDLE, res)
 
     def execute(self, rid):
         if rid == 10:
-            self.reset(CANCELLED)
-        elif self.i[3] != DOWNLOADED:
+            self.reset(_CANCELLED)
+        elif self.i[3] != _DOWNLOADED:
             raise CoapError(METHOD_NOT_ALLOWED)
         else:
-            self.set(UPDATING, 0)
-            self.client.at(100, self._apply)    # after the 2.04 went out
-
-    def _apply(self):
-        if self.i[3] != UPDATING:
-            return
-        st = self.st()
-        try:
-            st.apply(self.rec)
-        except Exception as e:
-            self.log("apply failed", e)
-            self.set(DOWNLOADED, FAILED)
-            return
-        self.save()
-        self.log("reboot into", self.rec.get("pv"))
-        st.reboot()
+            from client.fwup_boot import update
+            update(self)
 
     # -- pull ----------------------------------------------------------------
     def pull(self, uri):
         if not uri:
             return self.reset()
-        if self.i[3] != IDLE:
+        if self.i[3] != _IDLE:
             raise CoapError(BAD_REQUEST)
         r = self.rec
         if uri != r.get("u") or r.get("p"):
             self.stop(True)     # a new package: the old partial download goes
         r["u"] = self.i[1] = uri
         r["p"] = 0
-        self.set(DOWNLOADING, 0)
+        self.set(_DOWNLOADING, 0)
         u, _, frag = uri.partition("#")
-        sch = u.partition("://")[0]
-        if sch == u or not u.partition("://")[2].partition("/")[0]:
-            return self.fail(BAD_URI)
+        sch, _, rest = u.partition("://")
+        if not rest.partition("/")[0]:
+            return self.fail(_BAD_URI)
         if sch not in PROTOS or PROTOS.index(sch) not in self.i[8].values():
-            return self.fail(BAD_PROTO)
+            return self.fail(_BAD_PROTO)
         if frag.startswith("sha256="):
-            from binascii import unhexlify
             try:
-                r["d"] = unhexlify(frag[7:])
+                r["d"] = hexlify(unhexlify(frag[7:])).decode()
             except ValueError:
-                return self.fail(BAD_URI)
+                return self.fail(_BAD_URI)
         self._pull()
 
     def _pull(self):
         r = self.rec
         try:
-            self.sink = self._sink(r.get("h"), r.get("o", 0))
+            self.open(r.get("o", 0))
             from client.fwdl import start
-            self.dl = start(self, r["u"].partition("#")[0], self.sink.off, r.get("e"))
+            self.dl = start(self, r["u"].partition("#")[0], self.off, r.get("e"))
         except OSError:
-            return self.fail(BAD_URI)   # no such host / port
+            return self.fail(_BAD_URI)   # no such host / port
         except MemoryError:
-            return self.fail(NO_RAM)
+            return self.fail(_NO_RAM)
         self.client.tasks.append(self.dl)
         self.hold(1)
-        self.log("pull", r["u"], "from", self.sink.off)
+        self.log("pull", r["u"], "from", self.off)
 
-    def _sink(self, h=None, off=0):
-        from client.fwdl import Sink
-        self.saved = off
-        return Sink(self.st(), h, off, self.rec.get("d"))
+    # -- the package sink (a pull or a push) ---------------------------------
+    def open(self, off=0):
+        # a transfer from package offset off (0: from the start, the header first)
+        h = self.rec.get("h")
+        if h and off:
+            self.st().resume(off - h[5], h[0])
+        else:
+            self.rec["h"] = None
+            self.hb = b""
+            off = 0
+        self.off = self.saved = off
+        self.on = True
 
-    # downloader callbacks
+    def durable(self):
+        # package offset up to which the store holds the bytes for sure
+        h = self.rec.get("h")
+        return h[5] + self.st().durable() if h and self.on else 0
+
     def etag(self, tag, force=False):
-        # the first answer: the server's ETag (None: none) and size (rec "z").
-        # A changed ETag restarts; returns the offset to go on from
+        # downloader callback, the first answer: the server's ETag (None:
+        # none) and size (rec "z"). A changed ETag restarts; returns the
+        # offset to go on from (-1: failed)
         r = self.rec
-        if (force or tag != r.get("e")) and self.sink.off:
+        tag = tag and hexlify(tag).decode()
+        if (force or tag != r.get("e")) and self.off:
             self.log("package changed: restart")
-            self.sink = self._sink()
+            self.open()
         r["e"] = tag
-        if r.get("z", 0) > self.st().cap + 600:
-            self.fail(NO_FLASH)
-        return self.sink.off if self.sink else -1
+        if r.get("z", 0) > self.st().cap + HDR_MAX:
+            self.fail(_NO_FLASH)
+        return self.off if self.on else -1
 
     def feed(self, data):
         # package bytes in order; False: the transfer ended (failure)
         try:
-            self.sink.feed(data)
+            self._take(data)
         except MemoryError:
-            self.fail(NO_RAM)
+            self.fail(_NO_RAM)
         except ValueError:
-            self.fail(BAD_TYPE)
+            self.fail(_BAD_TYPE)
         except OSError:
-            self.fail(NO_FLASH)
-        if not self.sink:
+            self.fail(_NO_FLASH)
+        if not self.on:
             return False
-        if self.sink.durable() - self.saved >= _SAVE_EVERY:
+        if self.durable() - self.saved >= _SAVE_EVERY:
             self.save()
             self.log("at", self.saved)
         return True
 
-    def done(self):
-        ok = self.sink.finish()
-        if ok is None:
-            return self.fail(NO_FLASH)
-        if not ok:
-            return self.fail(INTEGRITY)
-        h = self.sink.h
+    def _take(self, d):
+        n = len(d)
         r = self.rec
+        if r["h"] is None:
+            b = self.hb = self.hb + bytes(d)
+            if len(b) < 4 or b[:4] == _MAGIC and (len(b) < _HDR or len(b) < _HDR + b[5] + b[6]):
+                self.off += n
+                return
+            if b[:4] == _MAGIC:
+                e = _HDR + b[5] + b[6]
+                h = [b[4], unpack(">I", b[8:12])[0], hexlify(b[12:_HDR]).decode(),
+                     str(b[_HDR:_HDR + b[5]], "utf-8"), str(b[_HDR + b[5]:e], "utf-8"), e]
+            else:
+                h = [0, None, None, "", "", 0]
+            self.st().begin(h[1], h[0])
+            r["h"] = h
+            self.hb = None
+            d = memoryview(b)[h[5]:]
+            self.off = h[5]
+            n = len(d)
+        self.st().write(self.off - r["h"][5], d)
+        self.off += n
+
+    def done(self):
+        # the last package byte came: checked, then Downloaded
+        r = self.rec
+        h = r["h"]
+        st = self.st()
+        res = _INTEGRITY
+        if h:
+            try:
+                st.finish()
+                n = self.off - h[5]
+                if h[1] is None or n == h[1]:
+                    d = hexlify(st.sha256(n)).decode()
+                    if h[2] in (None, d) and r.get("d") in (None, d):
+                        res = 0
+            except OSError:
+                res = _NO_FLASH
+        if res:
+            return self.fail(res)
         r["k"], r["pn"], r["pv"] = h[0], h[3], h[4]     # PkgName/Version once it runs
         self.stop()
         self.log("downloaded", h[3], h[4], r.get("z"))
-        self.set(DOWNLOADED)
-
-    # -- push (Block1 on /5/0/0) -------------------------------------------
-    def block(self, num, size, more, data, size1):
-        # one block of a pushed Package: None, or the error response
-        from client.coap import Msg
-        now = self.client.board.clock.ms()
-        s = self.i[3]
-        if num == 0:
-            if not more and len(data) == 1 and data[0] == 0:
-                return self.reset()
-            if self.dl or s not in (IDLE, DOWNLOADING):
-                raise CoapError(BAD_REQUEST)
-            self.stop(True)
-            self.i[1] = ""
-            self.rec["p"] = 1
-            self.set(DOWNLOADING, 0)
-            if size1 and size1 > self.st().cap + 600:
-                self.fail(NO_FLASH)
-                return Msg(code=REQUEST_ENTITY_TOO_LARGE).add(SIZE1, self.st().cap)
-            self.sink = self._sink()
-            self.last = now
-            self.client.at(_POLL_MS, self._quiet)
-        sk = self.sink
-        if not sk or not self.rec.get("p"):
-            raise CoapError(REQUEST_ENTITY_INCOMPLETE)
-        at = num * size
-        if at + len(data) == sk.off and num:
-            return None     # a repeated block (our answer got lost)
-        if at != sk.off:
-            raise CoapError(REQUEST_ENTITY_INCOMPLETE)
-        self.last = now
-        if not self.feed(data):
-            return Msg(code=REQUEST_ENTITY_TOO_LARGE if self.i[5] == NO_FLASH else BAD_REQUEST)
-        if not more:
-            self.done()
-        return None
-
-    def _quiet(self):
-        # a push silent for push_ms: connection lost. Looked at every second
-        # (a virtual clock then moves in steps of a second while it waits)
-        if self.sink and self.rec.get("p"):
-            t = self.last + self.o.push_ms - self.client.board.clock.ms()
-            if t <= 0:
-                self.fail(LOST)
-            else:
-                self.client.at(min(t, _POLL_MS), self._quiet)
+        self.set(_DOWNLOADED)

@@ -47,7 +47,7 @@ class Http:
 
     def step(self, now):
         if not self.b.radio:
-            return
+            return self.fw.pause()
         if not self.s:
             if now >= self.due:
                 try:

@@ -3,29 +3,20 @@
 # (client/fwup.py, client/fwdl.py, client/http.py) are imported only when /5
 # is written or executed, or when a download or an update was under way at
 # the last reset. State and Update Result, the URI and the offset/ETag/header
-# of a download live in <state>/fw.st: JSON (bytes as hex) written to a
-# temporary file and renamed over the old one, so a power cut leaves one or
-# the other.
+# of a download live in <state>/fw.st: JSON written to a temporary file and
+# renamed over the old one (client/fwup.py save), so a power cut leaves one
+# or the other.
 import json
-from binascii import unhexlify
 from client.model import Obj
 from client.codes import E, INT, NONE, OPAQUE, R, RW, STR, W
 
 FILE = "/fw.st"
-HEX = ("e", "d")        # bytes values of the record (the header's digest too)
 
 
 def load(d):
     try:
         with open(d + FILE) as f:
-            r = json.load(f)
-        for k in HEX:
-            if r.get(k):
-                r[k] = unhexlify(r[k])
-        h = r.get("h")
-        if h and h[2]:
-            h[2] = unhexlify(h[2])
-        return r
+            return json.load(f)
     except (OSError, ValueError):
         return {}
 
@@ -77,8 +68,11 @@ class Firmware(Obj):
         return self.up
 
     def write(self, iid, rid, val, riid=None):
-        if rid < 2:
-            self.u().write(rid, val)
+        if rid == 1:
+            self.u().pull(val)
+        elif rid == 0:      # a whole Package in one request
+            from client.fwup_push import whole
+            whole(self.u(), val)
         else:
             super().write(iid, rid, val, riid)
 
@@ -86,4 +80,6 @@ class Firmware(Obj):
         self.u().execute(rid)
 
     def block(self, num, size, more, data, size1):
-        return self.u().block(num, size, more, data, size1)
+        # a block of a pushed Package (client/block.py)
+        from client.fwup_push import block
+        return block(self.u(), num, size, more, data, size1)
