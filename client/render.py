@@ -2,14 +2,14 @@
 # representations written straight into a caller's buffer, without records,
 # lists or byte strings. walk() visits what a Read of a path covers
 # (instances, resources, resource instances in id order, readable ones only)
-# and calls a writer (client/tlv.py Tlv, client/senml.py SenmlW,
+# and calls a writer (client/tlv.py Tlv, client/senml.py SenmlW, senmlj.py JsonW,
 # client/text.py Text, Opaque); Full when it does not fit (the engine then
 # takes the general path: records, block-wise). Floats and non-ASCII strings
 # still allocate.
 from micropython import const
 from struct import pack_into
 from client.coap import PAY
-from client.codes import (CoapError, CONTENT_FORMAT, FMT_OPAQUE, FMT_SENML_CBOR, FMT_TEXT, FMT_TLV,
+from client.codes import (CoapError, CONTENT_FORMAT, FMT_OPAQUE, FMT_SENML_CBOR, FMT_SENML_JSON, FMT_TEXT, FMT_TLV,
                           METHOD_NOT_ALLOWED, NOT_FOUND, OPAQUE, R, URI_PATH)
 
 _NB = const(32)
@@ -201,6 +201,8 @@ def writer(acc):
             from client.tlv import Tlv as w
         elif acc == FMT_SENML_CBOR:
             from client.senml import SenmlW as w
+        elif acc == FMT_SENML_JSON:
+            from client.senmlj import JsonW as w
         elif acc == FMT_TEXT:
             from client.text import Text as w
         elif acc == FMT_OPAQUE:
