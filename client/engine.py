@@ -1,7 +1,7 @@
 # Device Management & Service Enablement interface (transport spec §6.4.4):
 # maps a CoAP request (method + path) to an LwM2M operation on the registry.
 from client.coap import Msg, body
-from client.render import path_in, read as read_into
+from client.render import path_in, read as read_into, discover as discover_into
 from client.model import check
 from client.codes import (ACCEPT, BAD_OPTION, BAD_REQUEST, BLOCK1, BLOCK2, CHANGED,
                           CONTENT, CONTENT_FORMAT, CREATED, CoapError, DELETE, DELETED,
@@ -147,7 +147,7 @@ class Engine:
             if acc == FMT_LINK:
                 if not path:
                     raise CoapError(METHOD_NOT_ALLOWED)
-                return self._content(self.discover(path, srv).encode(), FMT_LINK)
+                return discover_into(self, m.reply(CONTENT), path, srv)
             if not path:
                 raise CoapError(METHOD_NOT_ALLOWED)
             if m.has(OBSERVE):
