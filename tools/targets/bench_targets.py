@@ -29,33 +29,26 @@ PY = os.path.join(ROOT, ".venv", "bin", "python")
 
 
 def mpy_dir():
-    """Where compile_mpy puts the .mpy of the sources as they are now."""
-    import glob
+    """Where compile_mpy puts the .mpy of the sources as they are now (a key of
+    the inlined tree, which build_mpy.tree names by its content, and -O)."""
     import build_mpy
-    files = []
-    for d in build_mpy.DIRS:
-        files += glob.glob(os.path.join(build.SRC, d, "*.py"))
-    return MPY_OUT + "-" + build._file_hash(files)
+    return MPY_OUT + "-%s-O%d" % (os.path.basename(build_mpy.tree(build.SRC)), build_mpy.OPT)
 
 
 def compile_mpy():
-    """The device code as .mpy (the snapshot's mpy-cross) under
-    build/targets/mpy-<key>: one folder per state of the sources, so runs in
-    parallel never see a half-written or stale tree."""
+    """The device code as .mpy (build_mpy.build: the inlined sources, with the
+    snapshot's own mpy-cross) under build/targets/mpy-<key>: one folder per
+    state of the sources, so runs in parallel never see a half-written or
+    stale tree."""
     import build_mpy
     out = mpy_dir()
     if os.path.isdir(out):
         return out
-    old = build_mpy.MPY_CROSS, build_mpy.ROOT
-    build_mpy.MPY_CROSS, build_mpy.ROOT = build.mpy_cross(), build.SRC
+    build_mpy.build(out=out + ".tmp%d" % os.getpid(), root=build.SRC, mpy_cross=build.mpy_cross())
     try:
-        build_mpy.build(out=out + ".tmp%d" % os.getpid())
-        try:
-            os.rename(out + ".tmp%d" % os.getpid(), out)
-        except OSError:     # another run made it meanwhile
-            pass
-    finally:
-        build_mpy.MPY_CROSS, build_mpy.ROOT = old
+        os.rename(out + ".tmp%d" % os.getpid(), out)
+    except OSError:     # another run made it meanwhile
+        pass
     return out
 
 
@@ -151,7 +144,7 @@ def qemu_run(elf, script, timeout=120):
 SESSION = "import memsession\nmemsession.session(info=%r)\n"
 
 
-def qemu_session(heap=build.QEMU_HEAP, info=False, inline=False):
+def qemu_session(heap=build.QEMU_HEAP, info=False, inline=True):
     """(ok, output) of the frozen in-memory session on the Cortex-M3."""
     out = qemu_run(build.qemu(heap, inline=inline), SESSION % info)
     return "SESSION OK" in out, out
@@ -215,7 +208,8 @@ def module_costs(frozen=False):
     """{module: GC heap bytes its import takes} on the 32-bit build, for the
     modules the DTLS session loads (client/ from .mpy, or frozen), in import
     order, and "TOTAL"."""
-    mods = ["client.codes", "client.ids", "client.model", "client.coap", "client.render",
+    # (client.ids: no longer imported once the build has folded its numbers)
+    mods = ["client.codes", "client.model", "client.coap", "client.render",
             "client.text", "client.exchange", "client.tlv", "client.engine", "client.reg",
             "client.client", "client.setup", "objects.security", "objects.server", "objects.device",
             "objects.connmon", "objects.acl", "objects.firmware", "client.app", "objects.ipso",
@@ -252,13 +246,11 @@ def _measure(res):
     if tools:
         print("bench_targets: " + tools)
     else:
+        # frozen as every device build is: the inlined tree (tools/build_mpy.py tree()) at -O3
         elf = build.qemu(build.QEMU_HEAP, harness=False)
         res["frozen_flash_kb"] = round(build.frozen_bytes(elf) / 1024, 1)
         h = min_heap(lambda n: qemu_session(n)[0], 8 * 1024, 96 * 1024, 512)
         res["qemu_min_heap_kb"] = h and round(h / 1024, 1)
-        # the same firmware frozen after tools/targets/inline_consts.py
-        h = min_heap(lambda n: qemu_session(n, inline=True)[0], 8 * 1024, 96 * 1024, 512)
-        res["qemu_min_heap_inlined_kb"] = h and round(h / 1024, 1)
     if build.missing_tools("multilib"):
         print("bench_targets: " + build.missing_tools("multilib"))
         return

@@ -17,6 +17,8 @@ import tarfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import build_mpy  # noqa: E402
 VENDOR = os.path.join(os.path.dirname(ROOT), "shared", "vendor")
 OUT = os.path.join(ROOT, "build", "targets")
 BIN = os.path.join(OUT, "bin")
@@ -138,17 +140,19 @@ def mpy_cross():
         return exe
 
 
-def unix32(frozen=False):
+def unix32(frozen=False, inline=True):
     """Path of the 32-bit unix port (cryptolib through cmods/aes); frozen: with
     the device code (and boards/unix.py) frozen in, as a custom firmware
-    would have it (FROZEN_MANIFEST), instead of loading .mpy files into RAM."""
+    would have it (FROZEN_MANIFEST), instead of loading .mpy files into RAM;
+    inline: the build's inlined sources (build_mpy.tree), as every device build."""
     cm = glob.glob(os.path.join(CMODS, "**", "*.*"), recursive=True)
     flags = UNIX32_FLAGS
+    src = frozen_src(inline) if frozen else SRC
     if frozen:
         flags = [f for f in flags if not f.startswith("FROZEN_MANIFEST")] + [
             "FROZEN_MANIFEST=" + MANIFEST, "MPY_LIB_DIR=" + os.path.join(OUT, "src-" + tar_key(), "mpylib")]
-        cm += frozen_files() + [MANIFEST, os.path.join(SRC, "boards", "unix.py")]
-    key = _hash(tar_key(), flags, _file_hash(cm))
+        cm += frozen_files(src) + [MANIFEST, os.path.join(src, "boards", "unix.py")]
+    key = _hash(tar_key(), flags, _file_hash(cm), *([build_mpy.OPT] if frozen else []))
     exe = os.path.join(BIN, "micropython32-" + ("frozen-" if frozen else "") + key)
     if os.path.exists(exe):
         return exe
@@ -158,7 +162,8 @@ def unix32(frozen=False):
             top = tree()
             bdir = "build-32%s" % ("f" if frozen else "")
             shutil.rmtree(os.path.join(top, "ports", "unix", bdir, "frozen_mpy"), ignore_errors=True)
-            os.environ.update(H3_HARNESS="0", H3_SRC=SRC, H3_BOARDS="unix" if frozen else "")
+            os.environ.update(H3_HARNESS="0", H3_SRC=src, H3_BOARDS="unix" if frozen else "",
+                              H3_OPT=str(build_mpy.OPT))
             _make(["-C", os.path.join(top, "ports", "unix"), "BUILD=" + bdir,
                    "USER_C_MODULES=" + CMODS] + flags,
                   os.path.join(OUT, "unix32.log"))
@@ -168,21 +173,34 @@ def unix32(frozen=False):
     return exe
 
 
-def frozen_files():
+def frozen_src(inline=True):
+    """The sources the manifest freezes: the build's inlined tree (with the
+    in-memory session's modules rewritten beside them), or (inline=False)
+    the plain sources, for comparison."""
+    if not inline:
+        return SRC
+    return build_mpy.tree(SRC, extra=(os.path.join(HERE, "memsession.py"), os.path.join(HERE, "memnum.py")))
+
+
+def frozen_files(src=None):
     """The files the qemu manifest may freeze (for the cache key)."""
-    out = [os.path.join(SRC, "firmware", "main.py"), os.path.join(HERE, "memsession.py"),
-           os.path.join(HERE, "memnum.py"), os.path.join(HERE, "inline_consts.py")]
+    src = src or SRC
+    here = src if os.path.exists(os.path.join(src, "memsession.py")) else HERE
+    out = [os.path.join(src, "firmware", "main.py"), os.path.join(here, "memsession.py"),
+           os.path.join(here, "memnum.py")]
     for d in ("client", "objects"):
-        out += glob.glob(os.path.join(SRC, d, "**", "*.py"), recursive=True)
+        out += glob.glob(os.path.join(src, d, "**", "*.py"), recursive=True)
     return out
 
 
-def qemu(heap=QEMU_HEAP, harness=True, inline=False):
+def qemu(heap=QEMU_HEAP, harness=True, inline=True):
     """Path of firmware.elf for MPS2_AN385 with the device code frozen in and
     a GC heap of `heap` bytes; harness: the in-memory session (memsession.py)
     frozen too (without it: the device code alone, for its flash size);
-    inline: frozen after inline_consts.py (protocol numbers folded)."""
-    key = _hash(tar_key(), heap, harness, inline, _file_hash(frozen_files() + [MANIFEST]))
+    inline: frozen from the build's inlined tree, as every device build
+    (False: the plain sources, for comparison)."""
+    src = frozen_src(inline)
+    key = _hash(tar_key(), heap, harness, inline, build_mpy.OPT, _file_hash(frozen_files(src) + [MANIFEST]))
     elf = os.path.join(BIN, "qemu-%s-%d%s.elf" % (key, heap, "" if harness else "-bare"))
     if os.path.exists(elf):
         return elf
@@ -198,12 +216,8 @@ def qemu(heap=QEMU_HEAP, harness=True, inline=False):
             for o in glob.glob(os.path.join(build, "main.*")):
                 os.unlink(o)
             shutil.rmtree(os.path.join(build, "frozen_mpy"), ignore_errors=True)
-            os.environ.update(H3_HARNESS="1" if harness else "0", H3_BOARDS="")
-            src = SRC
-            if inline:
-                import inline_consts
-                src = inline_consts.inline(SRC, os.path.join(OUT, "inlined"))
-            os.environ["H3_SRC"] = src
+            os.environ.update(H3_HARNESS="1" if harness else "0", H3_BOARDS="", H3_SRC=src,
+                              H3_OPT=str(build_mpy.OPT))
             _make(["-C", port, "BOARD=MPS2_AN385", "BUILD=build-h3",
                    "FROZEN_MANIFEST=" + MANIFEST,
                    "MPY_LIB_DIR=" + os.path.join(os.path.dirname(top), "mpylib"),
