@@ -61,9 +61,18 @@ class Udp:
         except OSError:
             pass    # ICMP unreachable etc.: the CoAP layer retransmits
 
+    # set by a DTLS layer above (client/dtls.py): its records carry their own
+    # length, so it reads with readinto, which allocates nothing (where two
+    # datagrams were waiting they come joined: the second one's records are
+    # parsed, or cut short and dropped as a loss would be)
+    records = False
+
     def recv(self, buf=None):
         # while the radio is off, what arrives is lost (as on a sleeping modem)
         try:
+            if buf is not None and self.records:
+                n = self.sock.readinto(buf)
+                return n if n and self.board.radio else 0
             if buf is not None:
                 # one datagram: a socket's readinto is a stream read that,
                 # non-blocking, joins every datagram waiting into buf. So

@@ -44,6 +44,7 @@ class Records:
         self.suite = None
         self.wk = self.rk = self.wx = self.rx = None
         self.scid = None        # connection id the server asked us to send
+        self.ri = self.rn = 0   # next record in rbuf, bytes in rbuf
         for k in range(_WIN):
             self.seen[k] = 0
 
@@ -262,22 +263,26 @@ class Records:
         return len(x)
 
     def read(self, d, out):
-        # datagrams from d's transport until one carries application data:
-        # its length (in out), -1 when none waits. Application records of
-        # an established CCM_8 session are opened straight into out; the
-        # others go to d._record (the handshake), bad ones are dropped
+        # records until one carries application data: its length (in out),
+        # -1 when none waits. Application records of an established CCM_8
+        # session are opened straight into out; the others go to d._record
+        # (the handshake), bad ones are dropped. A datagram may hold several
+        # records (or two datagrams read joined, boards/unix.py): the next
+        # call goes on after the one returned (ri, rn) before reading anew
         b = self.rbuf
         while True:
-            n = self._dgram(d.t)
-            if not n:
-                return -1
-            d._old = False
+            i, n = self.ri, self.rn
+            if i + 13 > n:
+                n = self.rn = self._dgram(d.t)
+                i = self.ri = 0
+                if not n:
+                    return -1
+                d._old = False
             app = -1
-            i = 0
-            while i + 13 <= n:
+            while app < 0 and i + 13 <= n:
                 ln = b[i + 11] << 8 | b[i + 12]
                 typ = b[i]
-                if (app < 0 and i + 13 + ln <= n and (typ == APP or typ == CID) and d.connected()
+                if (i + 13 + ln <= n and (typ == APP or typ == CID) and d.connected()
                         and self.suite == CCM8 and self.rep == 1 and b[i + 3] == 0 and b[i + 4] == 1):
                     seq = 0
                     for k in range(5, 11):
@@ -296,10 +301,11 @@ class Records:
                         r = d._record(typ, bytes(b[i + 3:i + 11]), bytes(b[i + 13:min(n, i + 13 + ln)]))
                     except (IndexError, ValueError, KeyError, TypeError):
                         r = None    # malformed content
-                    if app < 0 and r is not None:
+                    if r is not None:
                         app = len(r)
                         out[0:app] = r
                 i += 13 + ln
+            self.ri = i
             if d._old and d._flight:
                 d._send(False)  # the server repeated its flight: ours was lost
             if app >= 0:
