@@ -271,6 +271,43 @@ def test_inline_consts_pass_keeps_the_client_working(tmp_path):
     assert "SESSION OK" in p.stdout, p.stdout[-2000:] + p.stderr
 
 
+def test_inline_consts_rewrite_rules():
+    # what the pass renames (NAME tokens only) and what it leaves public
+    import inline_consts as ic
+    codes = ("from micropython import const\nGET = const(1)\nPUT = const(3)\nNOT_FOUND = const(0x84)\n"
+             "R = const(1)\nW = const(2)\n\nclass CoapError(Exception):\n    pass\n")
+    texts = {
+        "client/codes.py": codes, "client/ids.py": "from micropython import const\nSRV_CON = const(26)\n",
+        # strings, comments, attributes and keyword arguments stay; uses are renamed
+        "client/a.py": ("from client.codes import (GET, PUT,  # methods\n    CoapError)\n"
+                        "from client.ids import SRV_CON\n"
+                        "def f(m):\n    # GET here\n    return m.GET, 'GET', GET, g(PUT=1), SRV_CON\n"
+                        "def g(**k):\n    raise CoapError(0)\n"),
+        # a re-export (noqa: F401), and a name another module imports from here
+        "client/b.py": "from client.codes import R, W  # noqa: F401\nX = (R, W)\n",
+        "client/c.py": "from client.codes import NOT_FOUND\nLIMIT = const(5)\nZ = NOT_FOUND + LIMIT\n",
+        "client/d.py": "from client.c import NOT_FOUND\n",
+        # used in an f-string, or `_NAME` already taken: public
+        "client/e.py": "from client.codes import GET, PUT\n_PUT = 0\ns = f'{GET}'\nt = PUT\n",
+    }
+    out = ic.transform(texts)
+    a = out["client/a.py"]
+    # (a keyword argument PUT=: the name stays public; the import keeps its lines)
+    assert a.split("\n")[:3] == ["from client.codes import CoapError; _GET = const(1); PUT = const(3)", "",
+                                  "_SRV_CON = const(26)"]
+    assert "return m.GET, 'GET', _GET, g(PUT=1), _SRV_CON" in a and "# GET here" in a
+    assert out["client/b.py"].startswith("R = const(1); W = const(2)\nX = (R, W)")
+    c = out["client/c.py"]
+    assert "NOT_FOUND = const(132)" in c and "_LIMIT = const(5)" in c and "Z = NOT_FOUND + _LIMIT" in c
+    assert "from micropython" not in c
+    e = out["client/e.py"]
+    assert "GET = const(1); PUT = const(3)" in e and "t = PUT" in e
+    cd = out["client/codes.py"]
+    assert "_GET = const(1)" in cd and "class CoapError" in cd and "def __getattr__(n):" in cd
+    assert out["client/codes_pub.py"].endswith("R = const(1)\nW = const(2)\n")
+    assert out["client/ids.py"] == "\nSRV_CON = const(26)\n"      # public: the device no longer imports it
+
+
 def test_inline_consts_names_are_private_in_the_build(tmp_path):
     # the .mpy tree as it ships (build_mpy.build): a number folded into a
     # module is not in its globals (RAM) unless it must stay importable; the

@@ -46,7 +46,7 @@ def tree(root=ROOT, extra=()):
             h.update(rel.encode() + b"\0" + files[rel].encode() + b"\0")
         out = os.path.join(TREES, h.hexdigest()[:12])
         if not os.path.isdir(out):
-            inline_consts.write_tree(files, out)
+            inline_consts.write_tree(files, out, replace=False)
             old = sorted((os.path.join(TREES, d) for d in os.listdir(TREES) if ".tmp" not in d),
                          key=os.path.getmtime)[:-16]
             for d in old:       # a tree per state of the sources: the newest 16 stay

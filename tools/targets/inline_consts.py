@@ -304,8 +304,9 @@ def transform(texts, consumers=(), extra=None):
     return out
 
 
-def write_tree(files, out):
-    """Write {rel: text} to out (atomically: a new folder renamed); returns out."""
+def write_tree(files, out, replace=True):
+    """Write {rel: text} to out (atomically: a new folder renamed); returns out.
+    replace=False: a folder already there (another process made it) stays."""
     tmp = out + ".tmp%d" % os.getpid()
     shutil.rmtree(tmp, ignore_errors=True)
     for rel, text in files.items():
@@ -313,7 +314,7 @@ def write_tree(files, out):
         os.makedirs(os.path.dirname(p), exist_ok=True)
         with open(p, "w") as f:
             f.write(text)
-    if os.path.isdir(out):
+    if os.path.isdir(out) and replace:
         shutil.rmtree(out, ignore_errors=True)
     try:
         os.rename(tmp, out)
