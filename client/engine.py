@@ -1,7 +1,7 @@
 # Device Management & Service Enablement interface (transport spec §6.4.4):
 # maps a CoAP request (method + path) to an LwM2M operation on the registry.
 from client.coap import Msg, body
-from client.render import path_in, read as read_into, discover as discover_into
+from client.render import path_in, read as read_into
 from client.model import check
 from client.codes import (ACCEPT, BAD_OPTION, BAD_REQUEST, BLOCK1, BLOCK2, CHANGED,
                           CONTENT, CONTENT_FORMAT, CREATED, CoapError, DELETE, DELETED,
@@ -147,7 +147,8 @@ class Engine:
             if acc == FMT_LINK:
                 if not path:
                     raise CoapError(METHOD_NOT_ALLOWED)
-                return discover_into(self, m.reply(CONTENT), path, srv)
+                from client.linkf import discover
+                return discover(self, m.reply(CONTENT), path, srv)
             if not path:
                 raise CoapError(METHOD_NOT_ALLOWED)
             if m.has(OBSERVE):
@@ -372,23 +373,4 @@ class Engine:
                             add(p + (ri,))
                 else:
                     add(p)
-        return ",".join(out)
-
-    def links(self):
-        # Register/Update payload: objects and instances, Security left out
-        # ct= only for a preferred format other than the default (TLV): strict
-        # servers refuse a ct= they do not expect on </>
-        f = self.c.fmt
-        a = self.alt.rstrip("/")
-        out = ['<%s>;rt="oma.lwm2m"' % (a or "/") + (";ct=%d" % f if f != FMT_TLV else "")]
-        for oid in sorted(self.objs):
-            if oid == 0:
-                continue
-            o = self.objs[oid]
-            if o.VER:
-                out.append('<%s/%d>;ver=%s' % (a, oid, o.VER))
-            if o.inst:
-                out.extend('<%s/%d/%d>' % (a, oid, i) for i in sorted(o.inst))
-            elif not o.VER:
-                out.append('<%s/%d>' % (a, oid))
         return ",".join(out)

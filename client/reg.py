@@ -5,6 +5,7 @@ from micropython import const
 from client.ids import (SEC_BOOTSTRAP, SEC_SSID, SRV_BINDING, SRV_LAST_ERROR, SRV_LIFETIME,
                         SRV_RETRY_COUNT, SRV_RETRY_TIMER, SRV_SEQ_DELAY, SRV_SSID, SRV_PREF_TRANSPORT)
 from client.coap import Msg
+from client.linkf import Full, links as links_into, same
 from client.exchange import Exchange, max_transmit_wait
 from client.codes import (CHANGED, CON, CONTENT_FORMAT, CREATED, DELETE, FMT_LINK,
                           LOCATION_PATH, POST, URI_PATH, URI_QUERY, cstr)
@@ -172,8 +173,9 @@ class Server:
         self.ex.cancel()
         self.fresh = self.wake = False
         q, s = self._query(True)
-        links = self.c.engine.links()
-        m = Msg(CON, POST, token=self.ex.token(), payload=links.encode())
+        buf, n = self._links()
+        links = bytes(memoryview(buf)[:n])     # kept: an Update compares its own with it
+        m = Msg(CON, POST, token=self.ex.token(), payload=links)
         m.add(URI_PATH, "rd").add(CONTENT_FORMAT, FMT_LINK)
         for x in q:
             m.add(URI_QUERY, x)
@@ -192,6 +194,15 @@ class Server:
             else:
                 self._failed(r)
         self.ex.send(m, done)
+
+    def _links(self):
+        # (buffer, length): the object list in the send buffer, scratch between messages
+        buf = getattr(self.ex, "tx", None) or bytearray(1024)
+        while True:
+            try:
+                return buf, links_into(self.c.engine, buf)
+            except Full:
+                buf = bytearray(2 * len(buf))
 
     def _registered(self):
         self.state = OK
@@ -223,15 +234,18 @@ class Server:
 
     def update(self):
         q, s = self._query(False)
-        links = self.c.engine.links()
+        buf, n = self._links()
+        links = self.sent[2]
+        if not same(buf, n, links):    # the object list changed: sent again
+            links = bytes(memoryview(buf)[:n])
         m = Msg(CON, POST, token=self.ex.token())
         for x in self.loc:
             m.add(URI_PATH, x)
         for x in q:
             m.add(URI_QUERY, x)
-        if links != self.sent[2]:
+        if links is not self.sent[2]:
             m.add(CONTENT_FORMAT, FMT_LINK)
-            m.payload = links.encode()
+            m.payload = links
         self.state = UPD
         r = self.c.reporter     # a wake-up Update with notifications behind it (RAI)
         self.ex.more = self.wake and r and any(o.srv is self for o in r.obs)

@@ -9,7 +9,7 @@
 from micropython import const
 from struct import pack_into
 from client.coap import PAY
-from client.codes import (CoapError, CONTENT_FORMAT, FMT_OPAQUE, FMT_SENML_CBOR, FMT_SENML_JSON, FMT_TEXT, FMT_TLV, FMT_LINK,
+from client.codes import (CoapError, CONTENT_FORMAT, FMT_OPAQUE, FMT_SENML_CBOR, FMT_SENML_JSON, FMT_TEXT, FMT_TLV,
                           METHOD_NOT_ALLOWED, NOT_FOUND, OPAQUE, R, URI_PATH)
 
 _NB = const(32)
@@ -281,94 +281,3 @@ def path_in(m):
         _paths.pop(0)
     _paths.append(p)
     return p
-
-
-# -- Discover (link format), in place -------------------------------------
-_lw = Writer()
-
-
-def _c(w, ch):
-    room(w, 1)
-    w.buf[w.i] = ch
-    w.i += 1
-
-
-def _link(w, p, n, ver, dim, rep, srv):
-    # one link </p[:n]>[;ver=..][;dim=..], then the attributes written on it
-    # (rare: a string), after a comma unless it is the first
-    if w.i > PAY:
-        _c(w, 0x2C)
-    _c(w, 0x3C)
-    for k in range(n):
-        _c(w, 0x2F)
-        put_dec(w, p[k])
-    _c(w, 0x3E)
-    if ver:
-        put(w, ";ver=", 5)
-        put(w, ver, len(ver))
-    if dim >= 0:
-        put(w, ";dim=", 5)
-        put_dec(w, dim)
-    if rep and rep.attrs:
-        a = rep.attrs_str(tuple(p[:n]), srv)
-        put(w, a, blen(a))
-
-
-def _links(e, o, iid, path, n, p, rep, srv, w):
-    # an instance's links (n: the request path's length)
-    p[1] = iid
-    if n < 3:
-        _link(w, p, 2, None, -1, rep, srv)
-    inst = o.inst[iid]
-    for row in o.RES:
-        rid = row[_R_ID]
-        if n > 2 and rid != path[2] or rid not in inst:
-            continue
-        p[2] = rid
-        if not row[_R_MULTI]:
-            _link(w, p, 3, None, -1, rep, srv)
-            continue
-        v = (inst[rid] if not row[_R_OPS] & R else o.read(iid, rid)) or {}
-        _link(w, p, 3, None, len(v), rep, srv)
-        ri = -1
-        while n > 2:
-            ri = next_key(v, ri)
-            if ri < 0:
-                break
-            p[3] = ri
-            _link(w, p, 4, None, -1, rep, srv)
-
-
-def discover(e, r, path, srv):
-    # Discover of path into r's buffer, in place as read(): the object (with
-    # its version), instances, resources (";dim=" on multiple ones, and
-    # their instances when asked for the resource); through a string
-    # (Engine.discover) when it does not fit one block, or r has no buffer
-    # (not the exchange's reused response)
-    o = e.exists(path)
-    rep = e.c.reporter
-    n = len(path)
-    buf = r.home
-    w = _lw
-    w.start(path, buf, PAY, PAY + 1024)
-    p = [o.ID, 0, 0, 0]
-    try:
-        if buf is None:
-            raise Full
-        if n > 1:
-            _links(e, o, path[1], path, n, p, rep, srv, w)
-        else:
-            _link(w, p, 1, o.VER, -1, rep, srv)
-            guard = e.c.acl or srv and getattr(srv, "grant", None)
-            iid = -1
-            while True:
-                iid = next_key(o.inst, iid)
-                if iid < 0:
-                    break
-                if not guard or e.can(srv, R, (o.ID, iid)):
-                    _links(e, o, iid, path, n, p, rep, srv, w)
-        r.pn = w.i - PAY
-        r.pbuf = buf
-    except Full:
-        r.payload = e.discover(path, srv).encode()
-    return r.add(CONTENT_FORMAT, FMT_LINK)
