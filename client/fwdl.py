@@ -76,6 +76,8 @@ class CoapDl:
         self.tx(self.out[0])
 
     def tx(self, d):
+        if not self.b.radio:
+            return      # sent again when the radio is back (its timeout has passed)
         try:
             self.tr.send(d)
         except OSError:     # a closed DTLS session: timeouts, then connection lost
@@ -148,7 +150,7 @@ class CoapDl:
 
     def step(self, now):
         if not self.b.radio:
-            return self.fw.pause()      # paused while the radio is off
+            return      # paused while the radio is off
         for _ in range(16):     # one datagram per recv() (a stream readinto would merge them)
             d = self.tr.recv()
             if not d:
@@ -166,8 +168,10 @@ class CoapDl:
                 self.tx(o[0])
 
     def deadline(self):
+        # asked before every wait: with the radio off (paused, a deep sleep
+        # may follow) the offset the store holds is saved first
         if not self.b.radio:
-            return None
+            return self.fw.pause()
         d = self.tr.deadline()      # a DTLS flight
         o = self.out
         return o[1] if o and (d is None or o[1] < d) else d

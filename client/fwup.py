@@ -116,7 +116,8 @@ class Up:
 
     def pause(self):
         # the radio went off mid-download (a deep sleep may follow): the
-        # offset the store holds is saved, so nothing is fetched twice
+        # offset the store holds is saved, so nothing is fetched twice.
+        # None: no deadline while paused
         if self.durable() != self.saved:
             self.save()
 

@@ -47,7 +47,7 @@ class Http:
 
     def step(self, now):
         if not self.b.radio:
-            return self.fw.pause()
+            return
         if not self.s:
             if now >= self.due:
                 try:
@@ -140,7 +140,7 @@ class Http:
 
     def deadline(self):
         if not self.b.radio:
-            return None
+            return self.fw.pause()      # paused (client/fwdl.py CoapDl.deadline)
         return self.due if not self.s else self.last + _IDLE_MS
 
     def busy(self):
