@@ -9,6 +9,11 @@ from client.engine import Engine
 from client.codes import FMT_SENML_CBOR, FMT_TLV, quiet
 
 
+def _min(d, x):
+    # the earlier of two deadlines (None: none)
+    return x if x is not None and (d is None or x < d) else d
+
+
 class Client:
     def __init__(self, board, ep, objs, fmt=FMT_TLV, log=None, alt=""):
         self.board = board
@@ -146,7 +151,7 @@ class Client:
             if s.ex:    # bounded per step, read into the exchange's one buffer
                 s.ex.pump(16)
         now = b.clock.ms()
-        for t in [t for t in self.timers if t[0] <= now]:
+        for t in [t for t in self.timers if t[0] <= now] if self.timers else ():
             self.timers.remove(t)
             try:
                 t[1]()
@@ -164,14 +169,18 @@ class Client:
     def _next(self, timers=True):
         # the earliest deadline (client ms): the servers', the reporter's (the
         # radio ones while offline), bootstrap, and the application's timers
+        # (no list built: the scheduler runs at every step)
         d = self.bootstrap.deadline() if self.bootstrap else None
         if self.local:
-            x = self.local.deadline()
-            d = x if d is None or x is not None and x < d else d
-        for x in [s.deadline() for s in self.servers] + [self.reporter.deadline(timers) if self.reporter else None] + (
-                [t[0] for t in self.timers] if timers else []) + [t.deadline() for t in self.tasks]:
-            if x is not None and (d is None or x < d):
-                d = x
+            d = _min(d, self.local.deadline())
+        for s in self.servers:
+            d = _min(d, s.deadline())
+        if self.reporter:
+            d = _min(d, self.reporter.deadline(timers))
+        for t in self.timers if timers else ():
+            d = _min(d, t[0])
+        for t in self.tasks:
+            d = _min(d, t.deadline())
         return d
 
     def next_step_ms(self):
@@ -231,11 +240,16 @@ class Client:
         # queue mode (transport spec §6.5): ms left of the awake window after
         # the last message to or from a server; None when not in queue mode
         # or something is still going on
-        q = [s for s in self.servers if s.queue()]
-        if not q or any(not s.settled() or s.wake or not s.ex or s.ex.busy() for s in q) or any(t.busy() for t in self.tasks):
-            return None
-        last = max(max(s.ex.last_rx, s.ex.last_tx) for s in q)
-        return max(0, last + self.awake_ms - self.board.clock.ms())
+        last = None
+        for s in self.servers:
+            if s.queue():
+                if not s.settled() or s.wake or not s.ex or s.ex.busy():
+                    return None
+                last = max(s.ex.last_rx, s.ex.last_tx, last or 0)
+        for t in self.tasks:
+            if t.busy():
+                return None
+        return None if last is None else max(0, last + self.awake_ms - self.board.clock.ms())
 
     def radio_off(self):
         # the awake window is over: radio off until a deadline needs it
