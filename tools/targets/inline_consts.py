@@ -13,7 +13,9 @@ protocol number (client/codes.py, client/ids.py); the build gets them folded:
   reads it as an attribute, its import line says `noqa: F401` (a re-export,
   e.g. client/app.py), it is assigned, a parameter or a keyword argument, an
   f-string uses it, or `_NAME` is taken.
-- a module's own public `NAME = const(n)` gets the same treatment.
+- so do the int constants a module imports from another device module
+  (`from client.dtlsrec import CCS`), and a module's own public
+  `NAME = const(n)`.
 - `from micropython import const` goes (the compiler knows `const` without it).
 - client/codes.py keeps its functions and classes, its numbers become private,
   and a module `__getattr__` serves them by name from client/codes_pub.py (made
@@ -173,9 +175,11 @@ def rewrite(rel, text, ctx):
     imports = []        # (node, remaining aliases)
     if rel != CODES:
         for n in tree.body:
-            if not (isinstance(n, ast.ImportFrom) and n.module and _absolute(mod, n) in SOURCES):
+            if not (isinstance(n, ast.ImportFrom) and n.module and _absolute(mod, n) in values):
                 continue
             n.module = _absolute(mod, n)
+            if n.names[0].name == "*" and n.module not in SOURCES:
+                continue
             if n.names[0].name == "*":
                 extra = codes_api if n.module == "client.codes" else set()
                 aliases = [ast.alias(name=x, asname=None) for x in sorted(used & (set(values[n.module]) | extra))]
@@ -199,6 +203,8 @@ def rewrite(rel, text, ctx):
             first[t.string] = t.start[0]
     state = {}
     for k, (v, why, node) in cand.items():
+        if k.startswith("_"):       # imported under a private name already
+            continue
         src = "\n".join(lines[node.lineno - 1:node.end_lineno])
         public = (rel != CODES and ((mod, k) in imported or k in attrs)
                   or why == "import" and "F401" in src
@@ -243,6 +249,8 @@ def rewrite(rel, text, ctx):
         for local, (v, why, node) in cand.items():
             if node is n:
                 stmts.append("%s%s = const(%d)" % ("_" if local in private else "", local, v))
+        if not stmts:
+            stmts.append("pass")
         _replace(lines, n, "; ".join(stmts))
     for n in const_imp:
         if n.lineno in drop:
@@ -281,10 +289,25 @@ def sources(src):
 
 
 def context(texts, consumers=()):
-    values = {m: {k: v for k, (v, _) in own_consts(ast.parse(texts[m.replace(".", "/") + ".py"])).items()}
-              for m in SOURCES}
+    """what rewrite() needs to know of the whole tree: every module's int
+    constants, client.codes' other names, the (module, name) pairs imported
+    at run time (by the tree: all but the constants, which are folded; by
+    the consumers: all), the names read as attributes of a module"""
+    trees = {r: ast.parse(t) for r, t in texts.items()}
+    values = {modname(r): {k: v for k, (v, _) in own_consts(t).items()} for r, t in trees.items()}
     mods = {modname(r).split(".")[-1] for r in texts}
-    imported, attrs = scan(list(texts.values()) + list(consumers), mods)
+    imported, attrs = scan(consumers, mods)
+    attrs |= scan(texts.values(), mods)[1]
+    for r, t in trees.items():
+        top = {id(n) for n in t.body}
+        for n in ast.walk(t):
+            if isinstance(n, ast.ImportFrom) and n.module:
+                m = _absolute(modname(r), n)
+                names = [a.name for a in n.names]
+                if names == ["*"] and m not in SOURCES:
+                    names = list(values.get(m, ()))
+                # a module-level import of a constant is folded (rewrite), a nested one is not
+                imported |= {(m, x) for x in names if id(n) not in top or x not in values.get(m, ())}
     return {"values": values, "api": api_names(ast.parse(texts[CODES])), "imported": imported,
             "attrs": attrs}
 
