@@ -2,8 +2,9 @@
 firmware.py) on the unix port against the fake esp32.Partition
 (host_tests/fakes/esp32.py: 4096-byte NOR blocks that need an erase, set_boot
 checking the image header, OTA data across resets, the bootloader's roll-back
-of an image never confirmed). Each run of BOOT is one boot of the chip;
-machine.reset() ends it with exit code 4."""
+of an image never confirmed), and kill -9 in Updating before and after
+set_boot. Each run of BOOT is one boot of the chip; machine.reset() ends it
+with exit code 4."""
 import os
 import subprocess
 import tempfile
@@ -75,7 +76,7 @@ fw = Firmware(b)
 c = C(b)
 fw.client = c
 c.run(0)        # the first step: what was going on before the reset
-if MODE == "push":
+if MODE.startswith("push"):
     with open(ARG, "rb") as f:
         p = f.read()
     n = (len(p) + 1023) // 1024
@@ -86,7 +87,16 @@ if MODE == "push":
             break
     print("STATE", fw.inst[0][3], fw.inst[0][5])
     if fw.inst[0][3] == 2:
+        if MODE == "push-crash-set-boot":       # the reset comes right after set_boot
+            apply = OtaStore.apply
+
+            def crash(self, rec):
+                apply(self, rec)
+                os.system("kill -9 $PPID")
+            OtaStore.apply = crash
         fw.execute(0, 2, "")
+        if MODE == "push-crash":                # the reset comes in Updating, before the apply
+            os.system("kill -9 $PPID")
 c.run(10 ** 9 if MODE == "boot" else 1000)
 print("STATE", fw.inst[0][3], fw.inst[0][5], fw.inst[0][7])
 if MODE == "crash":
@@ -111,11 +121,11 @@ class Chip:
         st = [ln for ln in out.splitlines() if ln.startswith("STATE")]
         return p.returncode, st[-1].split()[1:] if st else None, out
 
-    def push(self, pkg):
+    def push(self, pkg, mode="push"):
         path = os.path.join(self.d, "pkg.bin")
         with open(path, "wb") as f:
             f.write(pkg)
-        return self.boot("push", path)
+        return self.boot(mode, path)
 
     def flash(self, label):
         with open(os.path.join(self.d, "flash_%s.bin" % label), "rb") as f:
@@ -203,3 +213,26 @@ def test_app_bundle_goes_to_files_not_partitions():
     assert st == ["0", "1", "0.2"], out
     with open(os.path.join(chip.st, "app", "app.py"), "rb") as f:
         assert f.read() == b"print('hi')\n"
+
+
+def test_reset_in_updating_before_set_boot_result_8():
+    # kill -9 right after Update (Updating saved, set_boot not called): the
+    # old image boots, reports Result 8 and tells the server with an Update
+    chip = Chip()
+    rc, st, out = chip.push(package.build(image(30000, 8), package.IMAGE, "esp32", "6.0"), "push-crash")
+    assert rc == -9 and "STATE 2 0" in out, out
+    rc, st, out = chip.boot("boot", "reg")
+    assert "fw booted False" in out and "trigger Update" in out, out
+    assert rc == 0 and st == ["0", "8"] and chip.otadata()["boot"] == "ota_0", out     # no PkgVersion
+
+
+def test_reset_after_set_boot_new_image_confirmed_result_1():
+    # kill -9 after set_boot, before machine.reset: the new image boots (the
+    # partition it went to was saved before set_boot), is confirmed, Result 1
+    chip = Chip()
+    rc, st, out = chip.push(package.build(image(30000, 9), package.IMAGE, "esp32", "6.1"),
+                            "push-crash-set-boot")
+    assert rc == -9 and chip.otadata()["boot"] == "ota_1", out
+    rc, st, out = chip.boot("boot", "reg")
+    assert "fw booted True" in out and "trigger Update" in out, out
+    assert rc == 0 and st == ["0", "1", "6.1"] and chip.otadata()["state"] == "valid", out
