@@ -2,7 +2,7 @@
 # representations written straight into a caller's buffer, without records,
 # lists or byte strings. walk() visits what a Read of a path covers
 # (instances, resources, resource instances in id order, readable ones only)
-# and calls a writer (client/tlv.py Tlv, client/senml.py SenmlW, senmlj.py JsonW,
+# and calls a writer (client/tlv.py Tlv, client/senmlw.py SenmlW and JsonW,
 # client/text.py Text, Opaque); Full when it does not fit (the engine then
 # takes the general path: records, block-wise). Floats and non-ASCII strings
 # still allocate.
@@ -200,9 +200,9 @@ def writer(acc):
         if acc == FMT_TLV:
             from client.tlv import Tlv as w
         elif acc == FMT_SENML_CBOR:
-            from client.senml import SenmlW as w
+            from client.senmlw import SenmlW as w
         elif acc == FMT_SENML_JSON:
-            from client.senmlj import JsonW as w
+            from client.senmlw import JsonW as w
         elif acc == FMT_TEXT:
             from client.text import Text as w
         elif acc == FMT_OPAQUE:
