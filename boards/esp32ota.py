@@ -1,4 +1,4 @@
-# ESP32 firmware store (client/fwup.py's begin/write/durable/finish/apply/confirm)
+# ESP32 firmware store (client/fwup.py's begin/write/durable/finish, its own applier(): apply/confirm...)
 # on esp32.Partition: an image goes to the next OTA app partition
 # (Partition(RUNNING).get_next_update()) in 4096-byte flash blocks, each
 # erased before it is written; only whole blocks are written until finish(),
@@ -105,9 +105,12 @@ class OtaStore:
             i += 1
         return h.digest()
 
+    def applier(self):
+        return self
+
     def apply(self, rec):
         if rec.get("k") == 1:
-            return self.files().apply(rec)
+            return self.files().applier().apply(rec)
         self.part.set_boot()            # raises when the IDF rejects the image
 
     def reboot(self):
@@ -116,7 +119,7 @@ class OtaStore:
 
     def booted(self, rec):
         if rec.get("k") == 1:
-            return self.files().booted(rec)
+            return self.files().applier().booted(rec)
         return Partition(Partition.RUNNING).info()[4] == rec.get("t")
 
     def confirm(self, rec):
@@ -124,5 +127,5 @@ class OtaStore:
 
     def revert(self, rec):
         if rec.get("k") == 1:
-            self.files().revert(rec)
+            self.files().applier().revert(rec)
         # an image: the reset that follows without confirm() rolls back

@@ -1,5 +1,5 @@
-# Applying a package of Firmware Update on a file system (boards/fwstore.py's
-# apply/booted/revert; loaded for an update only). The payload is in
+# Applying a package of Firmware Update on a file system (the applier() of
+# boards/fwstore.py's FileStore; loaded for an update only). The payload is in
 # <state>/fw.dl. An image (kind 0) becomes <state>/fw.img by a rename, the
 # old one moved to fw.img.old first. An application bundle (kind 1,
 # tools/fota/package.py: flat entries of name length u8, name, size u32 BE,
@@ -9,7 +9,9 @@
 # undoes an image apply cut between its two renames; an app swap cut between
 # its two renames is finished at the next start (swap(), firmware/main.py).
 import os
+from micropython import const
 
+REBOOT_EXIT = const(4)  # the unix port "reboots" by exiting: tools/devclient.py starts it again
 _APP = "/app"
 _IMG = "/fw.img"
 _DL = "/fw.dl"
@@ -44,34 +46,44 @@ def _swap(t, n):
     os.rename(n, t)
 
 
-def apply(d, rec):
-    if rec.get("k") == 1:
-        n = d + _APP + ".new"
-        _rm(n)
-        unpack(d + _DL, n)
-        os.remove(d + _DL)
-        _swap(d + _APP, n)
-    else:
-        _swap(d + _IMG, d + _DL)
+class Apply:
+    def __init__(self, d):
+        self.d = d
 
+    def apply(self, rec):
+        d = self.d
+        if rec.get("k") == 1:
+            n = d + _APP + ".new"
+            _rm(n)
+            unpack(d + _DL, n)
+            os.remove(d + _DL)
+            _swap(d + _APP, n)
+        else:
+            _swap(d + _IMG, d + _DL)
 
-def booted(d, rec):
-    # after the reboot of an apply: is the new package in?
-    if rec.get("k") == 1:
-        return not (_is(d + _DL) or _is(d + _APP + ".new"))
-    if not _is(d + _DL):
-        return True
-    t = d + _IMG
-    if not _is(t) and _is(t + ".old"):
-        os.rename(t + ".old", t)        # cut between the two renames: the old one back
-    return False
+    def reboot(self):
+        raise SystemExit(REBOOT_EXIT)
 
+    def booted(self, rec):
+        # after the reboot of an apply: is the new package in?
+        d = self.d
+        if rec.get("k") == 1:
+            return not (_is(d + _DL) or _is(d + _APP + ".new"))
+        if not _is(d + _DL):
+            return True
+        t = d + _IMG
+        if not _is(t) and _is(t + ".old"):
+            os.rename(t + ".old", t)        # cut between the two renames: the old one back
+        return False
 
-def revert(d, rec):
-    t = d + (_APP if rec.get("k") == 1 else _IMG)
-    if _is(t + ".old"):
-        _rm(t)
-        os.rename(t + ".old", t)
+    def confirm(self, rec):
+        pass        # the old one stays (.old) for a roll-back until the next update
+
+    def revert(self, rec):
+        t = self.d + (_APP if rec.get("k") == 1 else _IMG)
+        if _is(t + ".old"):
+            _rm(t)
+            os.rename(t + ".old", t)
 
 
 def unpack(src, to):

@@ -1,7 +1,7 @@
 # Firmware store on a file system (client/fwup.py talks to it through
-# begin/resume/write/durable/finish/sha256, then apply/reboot/booted/
-# confirm/revert): the unix port's "image" store, and the application-bundle
-# store of every board. The package payload is written to <state>/fw.dl as
+# begin/resume/write/durable/finish/sha256, client/fwup_boot.py through its
+# applier(): apply/reboot/booted/confirm/revert): the unix port's "image"
+# store, and the application-bundle store of every board. The package payload is written to <state>/fw.dl as
 # it arrives; applying it (boards/fwapp.py, loaded for an update only):
 #   kind 0 (image): fw.dl becomes fw.img (the old one kept as fw.img.old);
 #   kind 1 (app bundle, tools/fota/package.py): unpacked into <state>/app.new,
@@ -12,7 +12,6 @@ import os
 from micropython import const
 from hashlib import sha256
 
-REBOOT_EXIT = const(4)
 _CAP = const(4194304)
 _BUF = const(1024)      # read buffer of the digest
 
@@ -76,21 +75,7 @@ class FileStore:
                 n -= k
         return h.digest()
 
-    # Update and after (boards/fwapp.py)
-    def apply(self, rec):
-        from boards.fwapp import apply
-        apply(self.d, rec)
-
-    def booted(self, rec):
-        from boards.fwapp import booted
-        return booted(self.d, rec)
-
-    def revert(self, rec):
-        from boards.fwapp import revert
-        revert(self.d, rec)
-
-    def confirm(self, rec):
-        pass        # the old one stays (.old) for a roll-back until the next update
-
-    def reboot(self):
-        raise SystemExit(REBOOT_EXIT)
+    def applier(self):
+        # apply/reboot/booted/confirm/revert: boards/fwapp.py, loaded for an update
+        from boards.fwapp import Apply
+        return Apply(self.d)

@@ -1,43 +1,19 @@
 # Firmware package download (objects/firmware.py): the CoAP Block2
 # downloader for coap:// and coaps:// Package URIs, on a transport and
 # exchange of its own (own token, independent of the registration traffic);
-# http(s):// goes to client/http.py, mq2m:// to client/mq2m.py. A downloader
-# is a client task (step/deadline/busy/close) that hands the package bytes
-# to client/fwup.py's Up (etag, feed, done, fail).
+# http(s):// goes to client/http.py, mq2m:// to client/mq2m.py (client/fwup.py
+# picks one). A downloader is a client task (step/deadline/busy/close) that
+# hands the package bytes to fwup's Up (etag, feed, done, fail).
 from micropython import const
 from client.coap import Msg, build, parse
 from client.codes import (ACK, BLOCK2, CON, CONTENT, ETAG, GET, NOT_FOUND, RST, SIZE2, URI_PATH,
                           URI_QUERY)
-from client.block import opt, enc
 
 _SZX = const(6)     # 1024-byte blocks
 _TRIES = const(5)   # a block that times out this many times in a row: connection lost
 _ACK_MS = const(2000)   # ACK_TIMEOUT, MAX_RETRANSMIT (RFC 7252 4.8)
 _RETX = const(4)
 _WAIT_MS = const(93000)     # a separate response: MAX_TRANSMIT_WAIT
-
-
-def split(uri):
-    # scheme://host[:port]/path?query -> (scheme, host, port, [path], [query])
-    sch, _, rest = uri.partition("://")
-    hp, _, p = rest.partition("/")
-    p, _, q = p.partition("?")
-    if hp.startswith("["):
-        host, _, port = hp[1:].partition("]")
-        port = port[1:]
-    else:
-        host, _, port = hp.partition(":")
-    return sch, host, int(port) if port else None, [x for x in p.split("/") if x], [x for x in q.split("&") if x]
-
-
-def start(fw, uri, off, etag):
-    if uri.startswith("mq2m"):      # over the account's MQTT link (client/mq2m.py)
-        from client.mq2m import Mq2mDl
-        return Mq2mDl(fw, uri, off, etag)
-    if uri.startswith("http"):
-        from client.http import Http
-        return Http(fw, uri, off, etag)
-    return CoapDl(fw, uri, off, etag)
 
 
 class CoapDl:
@@ -48,10 +24,11 @@ class CoapDl:
         self.fw = fw
         c = fw.client
         self.b = b = c.board
-        sch, host, port, self.path, self.query = split(uri)
+        p, _, q = uri.partition("://")[2].partition("/")[2].partition("?")
+        self.path = [x for x in p.split("/") if x]
+        self.query = [x for x in q.split("&") if x]
         srv = c.servers[0] if c.servers else None
-        self.tr = c.transport("%s://%s:%d" % (sch, host, port or (5684 if sch == "coaps" else 5683)),
-                              srv.sec() if srv else {})
+        self.tr = c.transport(uri, srv.sec() if srv else {})    # coaps: the account's credentials
         r = b.random(2)
         self.mid = r[0] << 8 | r[1]
         self.out = None     # [request, due, tries, timeout] of the GET in flight
@@ -69,7 +46,7 @@ class CoapDl:
             m.add(URI_PATH, x)
         for x in self.query:
             m.add(URI_QUERY, x)
-        m.add(BLOCK2, enc(num, 0, szx))
+        m.add(BLOCK2, num << 4 | szx)     # RFC 7959 2.2: NUM, M 0, SZX
         self.num = num
         t = _ACK_MS + b.random(1)[0] * _ACK_MS // 510
         self.out = [bytes(build(m)), b.clock.ms() + t, 0, t]
@@ -119,34 +96,31 @@ class CoapDl:
         self.tries = 0
         if r.code != CONTENT:
             return fw.fail(7 if r.code == NOT_FOUND or r.code < 0xA0 else 4)
-        b = opt(r, BLOCK2) or (0, 0, _SZX)
-        size = 16 << b[2]
+        v = r.uint(BLOCK2, _SZX)        # no Block2: all of it in block 0
+        szx = v & 7
+        size = 16 << szx
+        at = (v >> 4) * size
         if self.first:
             self.first = False
-            t = r.opt(ETAG)
-            t = bytes(t) if t is not None else None
             z = r.uint(SIZE2)
             if z:
                 fw.rec["z"] = z
-            off = fw.etag(t)
+            off = fw.etag(r.opt(ETAG))
             if off < 0:
                 return
-            if off != self.off or b[0] * size > off:
+            if off != self.off or at > off:
                 self.off = off      # a changed package: from the start
-                return self.ask(off // size, b[2])
-        skip = self.off - b[0] * size
-        if skip < 0 or skip > len(r.payload):
-            return self.ask(self.off // size, b[2])
-        if b[1] and len(r.payload) != size:
-            return self.ask(self.off // size, b[2])     # not a whole block: again
-        d = r.payload[skip:]
-        self.off += len(d)
-        if not fw.feed(d):
-            return
-        if b[1]:
-            self.ask(self.off // size, b[2])
-        else:
-            fw.done()
+                return self.ask(off // size, szx)
+        skip = self.off - at
+        pl = r.payload
+        if skip < 0 or skip > len(pl) or v & 8 and len(pl) != size:
+            return self.ask(self.off // size, szx)      # not the block asked for, or not whole: again
+        self.off += len(pl) - skip
+        if fw.feed(pl[skip:]):
+            if v & 8:
+                self.ask(self.off // size, szx)
+            else:
+                fw.done()
 
     def step(self, now):
         if not self.b.radio:

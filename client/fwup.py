@@ -6,10 +6,10 @@
 # (begin/resume/write/durable/finish/sha256: boards/fwstore.py,
 # boards/esp32ota.py), never whole into RAM. Pulls are client/fwdl.py (CoAP
 # Block2) and client/http.py (HTTP Range); a push (Block1 of /5/0/0) is
-# client/fwup_push.py, Update and what follows the reboot client/fwup_boot.py,
-# each loaded when used. The offset, ETag and header of a download are
-# persisted every 8 KB and when the radio goes off, so it resumes after a
-# reset or a deep sleep.
+# client/fwup_push.py; Update, Cancel and the first step after a reset are
+# client/fwup_boot.py, each loaded when used. The offset, ETag and header of
+# a download are persisted every 8 KB and when the radio goes off, so it
+# resumes after a reset or a deep sleep.
 #
 # Package = optional header + payload. Header (tools/fota/package.py):
 #   "LWF1" | kind u8 (0 image, 1 app bundle) | name len u8 | version len u8 |
@@ -27,12 +27,11 @@ import os
 from binascii import hexlify, unhexlify
 from struct import unpack
 from objects.firmware import FILE
-from client.codes import BAD_REQUEST, CoapError, METHOD_NOT_ALLOWED
+from client.codes import BAD_REQUEST, CoapError
 
 _IDLE = const(0)
 _DOWNLOADING = const(1)
 _DOWNLOADED = const(2)
-_UPDATING = const(3)
 # Update Result (/5/0/5)
 _NO_FLASH = const(2)
 _NO_RAM = const(3)
@@ -41,7 +40,6 @@ _INTEGRITY = const(5)
 _BAD_TYPE = const(6)
 _BAD_URI = const(7)
 _BAD_PROTO = const(9)
-_CANCELLED = const(10)
 PROTOS = ("coap", "coaps", "http", "https", "coap+tcp", "coaps+tcp", "mq2m")     # /5/0/8 values (6: mq2m, LwM2M over MQTT)
 _SAVE_EVERY = const(8192)   # bytes between persisted offsets of a download (a save: ~1 ms)
 _HDR = const(44)            # fixed part of the package header
@@ -75,17 +73,6 @@ class Up:
 
     def log(self, *a):
         self.client.log("fw", *a)
-
-    def boot(self):
-        # a download or an update under way at the reset goes on
-        if self.i[3] == _UPDATING:
-            from client.fwup_boot import boot
-            boot(self)
-        elif self.rec.get("p"):
-            self.fail(_LOST)     # a push cut by the reset: the server starts again
-        else:
-            self.log("resume", self.rec.get("o", 0))
-            self._pull()
 
     # -- state -----------------------------------------------------------
     def set(self, s, res=None):
@@ -156,15 +143,6 @@ class Up:
         self.stop(res != _LOST)     # a lost connection: the partial download stays
         self.set(_IDLE, res)
 
-    def execute(self, rid):
-        if rid == 10:
-            self.reset(_CANCELLED)
-        elif self.i[3] != _DOWNLOADED:
-            raise CoapError(METHOD_NOT_ALLOWED)
-        else:
-            from client.fwup_boot import update
-            update(self)
-
     # -- pull ----------------------------------------------------------------
     def pull(self, uri):
         if not uri:
@@ -191,12 +169,19 @@ class Up:
         self._pull()
 
     def _pull(self):
+        # (again) from the offset saved: the downloader of the URI's scheme
         r = self.rec
+        u = r["u"].partition("#")[0]
         try:
             self.open(r.get("o", 0))
-            from client.fwdl import start
-            self.dl = start(self, r["u"].partition("#")[0], self.off, r.get("e"))
-        except OSError:
+            if u.startswith("mq2m"):        # over the account's MQTT link
+                from client.mq2m import Mq2mDl as D
+            elif u.startswith("http"):
+                from client.http import Http as D
+            else:
+                from client.fwdl import CoapDl as D
+            self.dl = D(self, u, self.off, r.get("e"))
+        except (OSError, ValueError):
             return self.fail(_BAD_URI)   # no such host / port
         except MemoryError:
             return self.fail(_NO_RAM)
@@ -227,7 +212,7 @@ class Up:
         # none) and size (rec "z"). A changed ETag restarts; returns the
         # offset to go on from (-1: failed)
         r = self.rec
-        tag = tag and hexlify(tag).decode()
+        tag = hexlify(tag).decode() if tag else None
         if (force or tag != r.get("e")) and self.off:
             self.log("package changed: restart")
             self.open()

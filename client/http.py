@@ -7,7 +7,6 @@
 # from where it stopped, three times in a row at most (then Result 4).
 from micropython import const
 import socket
-from client.fwdl import split
 
 _IDLE_MS = const(30000)     # no byte for this long: the connection is lost
 _TRIES = const(3)
@@ -17,10 +16,16 @@ class Http:
     def __init__(self, fw, uri, off, etag):
         self.fw = fw
         self.b = b = fw.client.board
-        sch, self.host, port, p, q = split(uri)
-        self.tls = sch == "https"
-        self.path = "/" + "/".join(p) + ("?" + "&".join(q) if q else "")
-        self.ai = socket.getaddrinfo(self.host, port or (443 if self.tls else 80), 0, socket.SOCK_STREAM)[0]
+        self.tls = uri[4] == "s"
+        hp, _, p = uri.partition("://")[2].partition("/")
+        self.host = hp          # the Host header: host[:port] as in the URI
+        self.path = "/" + p
+        h, _, port = hp.rpartition(":")
+        if not h or "]" in port:        # no port ("host", "[::1]")
+            h, port = hp, ""
+        self.name = h.strip("[]")
+        self.ai = socket.getaddrinfo(self.name, int(port) if port else 443 if self.tls else 80, 0,
+                                     socket.SOCK_STREAM)[0]
         self.off = off
         self.s = None
         self.tries = 0
@@ -34,7 +39,7 @@ class Http:
         s.connect(a[-1])
         if self.tls:
             import ssl
-            s = ssl.wrap_socket(s, server_hostname=self.host)
+            s = ssl.wrap_socket(s, server_hostname=self.name)
         s.write(b"GET %s HTTP/1.1\r\nHost: %s\r\nRange: bytes=%d-\r\nConnection: close\r\n\r\n"
                 % (self.path, self.host, self.off))
         s.setblocking(False)

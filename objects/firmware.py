@@ -59,7 +59,8 @@ class Firmware(Obj):
     def client(self, c):
         self._c = c
         if c and self.inst[0][3] in (1, 3):
-            c.at(0, lambda: self.u().boot())
+            from client.fwup_boot import boot
+            c.at(0, lambda: boot(self.u()))
 
     def u(self):
         if not self.up:
@@ -77,7 +78,8 @@ class Firmware(Obj):
             super().write(iid, rid, val, riid)
 
     def execute(self, iid, rid, arg):
-        self.u().execute(rid)
+        from client.fwup_boot import execute
+        execute(self.u(), rid)
 
     def block(self, num, size, more, data, size1):
         # a block of a pushed Package (client/block.py)
