@@ -129,6 +129,10 @@ def test_qemu_in_memory_session():
               "discover", "execute", "deregister"):
         assert any(x.startswith("OK " + s) for x in steps), s
     assert "GC: total:" in out      # micropython.mem_info() ran on the target
+    # frozen from the build's inlined tree: the numbers are folded, neither
+    # client.ids nor the numbers by name (client.codes_pub) are loaded
+    mods = [x for x in out.splitlines() if x.startswith("MODULES ")][0].split()[1:]
+    assert "client.engine" in mods and "client.ids" not in mods and "client.codes_pub" not in mods
 
 
 def test_qemu_float_int_time():
