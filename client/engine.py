@@ -160,7 +160,8 @@ class Engine:
                     raise CoapError(METHOD_NOT_ALLOWED)
                 self.allow(srv, R, path)    # Write-Attributes
                 self.exists(path)
-                c.rep().write_attrs(path, [text(q) for q in m.all(URI_QUERY)], srv)
+                from client.attrs import write
+                write(c.rep(), path, [text(q) for q in m.all(URI_QUERY)], srv)
                 return Msg(code=CHANGED)
             if len(path) < 2:
                 raise CoapError(METHOD_NOT_ALLOWED)
@@ -352,11 +353,13 @@ class Engine:
     def discover(self, path, srv):
         o = self.exists(path)
         rep = self.c.reporter
+        if rep and rep.attrs:
+            from client.attrs import text as attrs
         out = []
         n = len(path)
 
         def add(p, extra=""):
-            out.append("<%s>%s%s" % (pstr(p), extra, rep.attrs_str(p, srv) if rep else ""))
+            out.append("<%s>%s%s" % (pstr(p), extra, attrs(rep, p, srv) if rep and rep.attrs else ""))
         if n == 1:
             add(path, ";ver=" + o.VER if o.VER else "")
         for iid in ([path[1]] if n > 1 else self.iids(o, srv)):

@@ -28,14 +28,22 @@ def max_transmit_wait(ack_timeout=ACK_TIMEOUT, max_retransmit=MAX_RETRANSMIT):
 
 
 class Exchange:
+    # rarely set fields are class defaults (no slot in each instance's dict)
+    ack_timeout, max_retransmit = ACK_TIMEOUT, MAX_RETRANSMIT
+    shed = oom = 0          # datagrams dropped unread (load shedding); MemoryError: 5.03 or dropped
+    rai = None              # board hook: rai(coap type, more) before a send
+    more = False            # the next message has more of ours behind it
+    last_rx = last_tx = tx_bytes = rx_bytes = d_k = n_k = 0
+
     def __init__(self, tr, clock, rand, handler, ack_timeout=ACK_TIMEOUT,
                  max_retransmit=MAX_RETRANSMIT):
         self.tr = tr
         self.clock = clock
         self.rand = rand
         self.handler = handler      # handler.request(msg) -> response Msg or None
-        self.ack_timeout = ack_timeout
-        self.max_retransmit = max_retransmit
+        if ack_timeout != ACK_TIMEOUT or max_retransmit != MAX_RETRANSMIT:
+            self.ack_timeout = ack_timeout
+            self.max_retransmit = max_retransmit
         r = rand(2)
         self.mid = (r[0] << 8) | r[1]
         self.jit = self.mid | 1     # xorshift state: initial timeout jitter
@@ -61,16 +69,8 @@ class Exchange:
         self.d_exp = [0] * _DEDUP
         self.d_len = [0] * _DEDUP
         self.d_buf = bytearray(_DEDUP * _DSLOT)
-        self.d_k = 0
         self.n_mid = [-1] * _NONS   # recent NON notifications: mid, token
         self.n_tok = [b""] * _NONS
-        self.n_k = 0
-        self.last_rx = self.last_tx = 0
-        self.tx_bytes = self.rx_bytes = 0
-        self.shed = 0               # datagrams dropped unread (load shedding)
-        self.oom = 0                # requests answered 5.03 / datagrams dropped: MemoryError
-        self.rai = None             # board hook: rai(coap type, more) before a send
-        self.more = False           # the next message has more of ours behind it
         # a transport with INTO sends buf[off:off + n] and receives into a
         # buffer (boards/unix.py); others get bytes (and so does a test's tap)
         self.into = self.rinto = getattr(tr, "INTO", False)

@@ -36,7 +36,8 @@ def _link(w, p, n, ver, dim, rep, srv):
         put(w, ";dim=", 5)
         put_dec(w, dim)
     if rep and rep.attrs:
-        a = rep.attrs_str(tuple(p[:n]), srv)
+        from client.attrs import text
+        a = text(rep, tuple(p[:n]), srv)
         put(w, a, blen(a))
 
 
@@ -100,12 +101,21 @@ def discover(e, r, path, srv):
     return r.add(CONTENT_FORMAT, FMT_LINK)
 
 
-def links(e, buf):
-    # the Register/Update payload into buf from 0 -> its length (Full when it
-    # does not fit): </>;rt="oma.lwm2m" (";ct=" for a preferred format other
-    # than TLV: strict servers refuse one they do not expect), then objects
-    # by id: </oid>;ver= where not 1.0, each instance </oid/iid>, an object
-    # without instances as </oid>; Security never
+def links(e, buf=None):
+    # the Register/Update payload into buf (scratch; a larger one when it does
+    # not fit) -> (buffer, length): </>;rt="oma.lwm2m" (";ct=" for a preferred
+    # format other than TLV: strict servers refuse one they do not expect),
+    # then objects by id: </oid>;ver= where not 1.0, each instance
+    # </oid/iid>, an object without instances as </oid>; Security never
+    buf = buf or bytearray(1024)
+    while True:
+        try:
+            return buf, _objlist(e, buf)
+        except Full:
+            buf = bytearray(2 * len(buf))
+
+
+def _objlist(e, buf):
     c = e.c
     a = c.alt.rstrip("/")
     w = _lw

@@ -5,7 +5,7 @@ from micropython import const
 from client.ids import (SEC_BOOTSTRAP, SEC_SSID, SRV_BINDING, SRV_LAST_ERROR, SRV_LIFETIME,
                         SRV_RETRY_COUNT, SRV_RETRY_TIMER, SRV_SEQ_DELAY, SRV_SSID, SRV_PREF_TRANSPORT)
 from client.coap import Msg
-from client.linkf import Full, links as links_into, same
+from client.linkf import links as links_into, same
 from client.exchange import Exchange, max_transmit_wait
 from client.codes import (CHANGED, CON, CONTENT_FORMAT, CREATED, DELETE, FMT_LINK,
                           LOCATION_PATH, POST, URI_PATH, URI_QUERY, cstr)
@@ -90,7 +90,8 @@ class Server:
         if getattr(tr, "reliable", 0):   # TCP/TLS, MQTT: no CON/ACK (client/rexchange.py)
             from client.rexchange import RExchange as x
         self.ex = x(tr, b.clock, b.random, self)
-        self.ex.rai = getattr(b, "rai", None)   # a cellular board's RAI hook
+        if getattr(b, "rai", None):     # a cellular board's RAI hook
+            self.ex.rai = b.rai
         if getattr(tr, "ack_timeout", 0):       # SMS: seconds per round trip
             self.ex.ack_timeout = tr.ack_timeout
         self.fresh = True
@@ -173,7 +174,7 @@ class Server:
         self.ex.cancel()
         self.fresh = self.wake = False
         q, s = self._query(True)
-        buf, n = self._links()
+        buf, n = links_into(self.c.engine, getattr(self.ex, "tx", None))     # the send buffer as scratch
         links = bytes(memoryview(buf)[:n])     # kept: an Update compares its own with it
         m = Msg(CON, POST, token=self.ex.token(), payload=links)
         m.add(URI_PATH, "rd").add(CONTENT_FORMAT, FMT_LINK)
@@ -194,15 +195,6 @@ class Server:
             else:
                 self._failed(r)
         self.ex.send(m, done)
-
-    def _links(self):
-        # (buffer, length): the object list in the send buffer, scratch between messages
-        buf = getattr(self.ex, "tx", None) or bytearray(1024)
-        while True:
-            try:
-                return buf, links_into(self.c.engine, buf)
-            except Full:
-                buf = bytearray(2 * len(buf))
 
     def _registered(self):
         self.state = OK
@@ -234,7 +226,7 @@ class Server:
 
     def update(self):
         q, s = self._query(False)
-        buf, n = self._links()
+        buf, n = links_into(self.c.engine, getattr(self.ex, "tx", None))
         links = self.sent[2]
         if not same(buf, n, links):    # the object list changed: sent again
             links = bytes(memoryview(buf)[:n])
@@ -248,7 +240,8 @@ class Server:
             m.payload = links
         self.state = UPD
         r = self.c.reporter     # a wake-up Update with notifications behind it (RAI)
-        self.ex.more = self.wake and r and any(o.srv is self for o in r.obs)
+        if self.wake and r and r.watched(self):
+            self.ex.more = True
 
         def done(r):
             if r and r.code == CHANGED:

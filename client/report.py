@@ -1,11 +1,11 @@
 # Information Reporting (transport spec §6.4.5): Observe/Notify (RFC 7641)
 # with notification attributes, Send; the composite operations are in
-# client/composite.py.
+# client/composite.py, Write-Attributes in client/attrs.py.
 from micropython import const
 from client.ids import SRV_CON, SRV_MUTE_SEND, SRV_PMAX, SRV_PMIN, SRV_STORING
 from client.coap import Msg, body
 from client.engine import pstr
-from client.codes import (quiet, BAD_REQUEST, CON, CONTENT, CONTENT_FORMAT, CoapError, FLOAT,
+from client.codes import (quiet, CON, CONTENT, CONTENT_FORMAT, CoapError, FLOAT,
                           FMT_SENML_CBOR, INT, NON, OBSERVE, POST, TIME, UINT, URI_PATH)
 
 _DAY = const(86400000)      # a CON notification at least once a day (RFC 7641 §4.5)
@@ -84,39 +84,7 @@ class Reporter:
         self.pend = []          # stored notifications, oldest first:
         #                         [obs, seq, code, content-format, payload, ms]
 
-    # -- attributes --------------------------------------------------------
-    def write_attrs(self, path, qs, srv):
-        new = dict(self.attrs.get((srv.ssid, path), {}))
-        for q in qs:
-            k, eq, v = q.partition("=")
-            if k not in _PERIODS and k not in ("gt", "lt", "st"):
-                raise CoapError(BAD_REQUEST)
-            if not eq:
-                new.pop(k, None)        # a bare key unsets it
-                continue
-            try:
-                v = int(v) if k in _PERIODS else float(v)
-            except ValueError:
-                raise CoapError(BAD_REQUEST)
-            if k in _PERIODS and v < 0 or k == "st" and v <= 0:
-                raise CoapError(BAD_REQUEST)
-            if k in ("gt", "lt", "st") and (len(path) < 3 or self.c.engine.typeof(path) not in _NUM):
-                raise CoapError(BAD_REQUEST)     # thresholds: numeric resources only
-            new[k] = v
-        # consistency (LwM2M core): lt < gt, lt + 2 st < gt, pmin <= pmax, epmin <= epmax
-        g = new.get
-        if (g("lt") is not None and g("gt") is not None
-                and (g("lt") >= g("gt") or g("lt") + 2 * g("st", 0) >= g("gt"))):
-            raise CoapError(BAD_REQUEST)
-        if g("pmax") and g("pmin", 0) > g("pmax") or g("epmax") and g("epmin", 0) > g("epmax"):
-            raise CoapError(BAD_REQUEST)
-        if new:
-            self.attrs[(srv.ssid, path)] = new
-        else:
-            self.attrs.pop((srv.ssid, path), None)
-        self._stale()
-        self.c.log("attributes", pstr(path), qs)
-
+    # -- attributes (Write-Attributes: client/attrs.py) ----------------------
     def eff(self, path, srv):
         # effective attributes: Server defaults, then object, instance,
         # resource, resource-instance levels (the deeper one wins). Read
@@ -144,15 +112,11 @@ class Reporter:
             a = ob.a = self.eff(ob.paths[0], ob.srv)
         return a
 
-    def _stale(self):
+    def stale(self):
         # attributes or Server defaults may have changed: made again when next used
         self.dfl = {}
         for ob in self.obs:
             ob.a = None
-
-    def attrs_str(self, path, srv):
-        x = self.attrs.get((srv.ssid, path), {})
-        return "".join(";%s=%s" % (k, ("%g" % v) if isinstance(v, float) else v) for k, v in sorted(x.items()))
 
     # -- Observe -----------------------------------------------------------
     def observe(self, m, path, srv, acc):
@@ -213,7 +177,7 @@ class Reporter:
 
     def changed(self, path):
         if path[0] == 1:
-            self._stale()       # Server pmin/pmax defaults
+            self.stale()       # Server pmin/pmax defaults
         for ob in self.obs:
             for p in ob.paths:
                 if _under(path, p) or _under(p, path):
@@ -291,6 +255,13 @@ class Reporter:
         if n:
             self.dropped += n
             self.c.log("store full, dropped", n)
+
+    def watched(self, srv):
+        # srv has observations
+        for o in self.obs:
+            if o.srv is srv:
+                return True
+        return False
 
     def _held(self, srv):
         # stored notifications of srv wait: live ones must not overtake them
