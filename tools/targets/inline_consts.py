@@ -177,6 +177,8 @@ def rewrite(rel, text, ctx):
         for n in tree.body:
             if not (isinstance(n, ast.ImportFrom) and n.module and _absolute(mod, n) in values):
                 continue
+            if n.col_offset or lines[n.end_lineno - 1][n.end_col_offset:].split("#")[0].strip():
+                continue        # shares its line with another statement: left as it is
             n.module = _absolute(mod, n)
             if n.names[0].name == "*" and n.module not in SOURCES:
                 continue
