@@ -66,29 +66,22 @@ class CoapDl:
         except Exception:
             return
         o = self.out
-        if m.t >= ACK:      # ACK / RST of our GET
-            if o and m.mid == self.mid:
-                if m.t == RST:
-                    self.out = None
-                    self.got(None)
-                elif m.code == 0:       # a separate response follows
-                    o[1] = self.b.clock.ms() + _WAIT_MS
-                    o[2] = _RETX
-                elif m.token == self.tok:
-                    self.out = None
-                    self.got(m)
+        # the answer to our GET: an ACK/RST of its MID, or a separate response with its token
+        ours = o and (m.mid == self.mid if m.t >= ACK else m.code >= 64 and m.token == self.tok)
+        if m.t == CON:      # a separate response: empty ACK; anything else: RST
+            self.tx(bytes([0x60 if ours else 0x70, 0, m.mid >> 8, m.mid & 255]))
+        if not ours:
             return
-        if m.code >= 64 and o and m.token == self.tok:    # the separate response
-            if m.t == CON:
-                self.tx(bytes([0x60, 0, m.mid >> 8, m.mid & 255]))     # empty ACK
+        if m.t == ACK and m.code == 0:      # a separate response follows
+            o[1] = self.b.clock.ms() + _WAIT_MS
+            o[2] = _RETX
+        elif m.t == RST or m.token == self.tok:
             self.out = None
-            self.got(m)
-        elif m.t == CON:
-            self.tx(bytes([0x70, 0, m.mid >> 8, m.mid & 255]))         # RST
+            self.got(None if m.t == RST else m)
 
     def got(self, r):
         fw = self.fw
-        if r is None or r is False:     # timeout / reset: ask again, then give up
+        if not r:       # timeout / reset (None, False): ask again, then give up
             self.tries += 1
             if self.tries >= _TRIES:
                 return fw.fail(4)

@@ -40,10 +40,10 @@ _INTEGRITY = const(5)
 _BAD_TYPE = const(6)
 _BAD_URI = const(7)
 _BAD_PROTO = const(9)
-PROTOS = ("coap", "coaps", "http", "https", "coap+tcp", "coaps+tcp", "mq2m")     # /5/0/8 values (6: mq2m, LwM2M over MQTT)
+_PROTOS = ("coap", "coaps", "http", "https", "coap+tcp", "coaps+tcp", "mq2m")     # /5/0/8 values (6: mq2m, LwM2M over MQTT)
 _SAVE_EVERY = const(8192)   # bytes between persisted offsets of a download (a save: ~1 ms)
 _HDR = const(44)            # fixed part of the package header
-HDR_MAX = const(600)        # a package's size beyond its payload's: the header
+_HDR_MAX = const(600)       # a package's size beyond its payload's: the header
 _MAGIC = b"LWF1"
 
 
@@ -53,23 +53,16 @@ class Up:
         self.i = o.inst[0]
         self.rec = o.rec
         self.client = o.client
-        self.board = o.board
+        self.board = b = o.board
+        f = getattr(b, "fwstore", None)      # the board's firmware store, else files
+        if not f:
+            from boards.fwstore import FileStore
+            f = lambda: FileStore(b.state)
+        self.fs = f()
         self.dl = None      # the pull's downloader (a client task)
         self.on = False     # a transfer is writing to the store
         self.hb = None      # package header bytes until it is whole
         self.off = self.saved = 0   # package bytes taken / persisted
-
-    def st(self):
-        # the board's firmware store, made on first use
-        o = self.o
-        if not o.fs:
-            f = getattr(self.board, "fwstore", None)
-            if f:
-                o.fs = f()
-            else:
-                from boards.fwstore import FileStore
-                o.fs = FileStore(self.board.state)
-        return o.fs
 
     def log(self, *a):
         self.client.log("fw", *a)
@@ -124,7 +117,7 @@ class Up:
             if dl in self.client.tasks:
                 self.client.tasks.remove(dl)
         if self.on:
-            self.st().close()
+            self.fs.close()
         self.dl = None
         self.on = False
         if drop:
@@ -159,7 +152,7 @@ class Up:
         sch, _, rest = u.partition("://")
         if not rest.partition("/")[0]:
             return self.fail(_BAD_URI)
-        if sch not in PROTOS or PROTOS.index(sch) not in self.i[8].values():
+        if sch not in _PROTOS or _PROTOS.index(sch) not in self.i[8].values():
             return self.fail(_BAD_PROTO)
         if frag.startswith("sha256="):
             try:
@@ -194,7 +187,7 @@ class Up:
         # a transfer from package offset off (0: from the start, the header first)
         h = self.rec.get("h")
         if h and off:
-            self.st().resume(off - h[5], h[0])
+            self.fs.resume(off - h[5], h[0])
         else:
             self.rec["h"] = None
             self.hb = b""
@@ -205,7 +198,7 @@ class Up:
     def durable(self):
         # package offset up to which the store holds the bytes for sure
         h = self.rec.get("h")
-        return h[5] + self.st().durable() if h and self.on else 0
+        return h[5] + self.fs.durable() if h and self.on else 0
 
     def etag(self, tag, force=False):
         # downloader callback, the first answer: the server's ETag (None:
@@ -217,14 +210,34 @@ class Up:
             self.log("package changed: restart")
             self.open()
         r["e"] = tag
-        if r.get("z", 0) > self.st().cap + HDR_MAX:
+        if r.get("z", 0) > self.fs.cap + _HDR_MAX:
             self.fail(_NO_FLASH)
         return self.off if self.on else -1
 
-    def feed(self, data):
+    def feed(self, d):
         # package bytes in order; False: the transfer ended (failure)
+        r = self.rec
         try:
-            self._take(data)
+            if r["h"] is None:      # the header first, gathered until whole
+                b = self.hb = self.hb + bytes(d)
+                n = len(b)
+                e = 4       # header length (a raw image: 0), as far as known
+                if b[:4] == _MAGIC:
+                    e = _HDR + b[5] + b[6] if n >= _HDR else _HDR
+                elif n >= 4:
+                    e = 0
+                if n < e:
+                    self.off = n
+                    return True
+                v = e - b[6] if e else 0      # where the version starts
+                h = r["h"] = [b[4], unpack(">I", b[8:12])[0], hexlify(b[12:_HDR]).decode(),
+                              str(b[_HDR:v], "utf-8"), str(b[v:e], "utf-8"), e] if e else [0, None, None, "", "", 0]
+                self.fs.begin(h[1], h[0])
+                self.hb = None
+                d = memoryview(b)[e:]
+                self.off = e
+            self.fs.write(self.off - r["h"][5], d)
+            self.off += len(d)
         except MemoryError:
             self.fail(_NO_RAM)
         except ValueError:
@@ -238,34 +251,11 @@ class Up:
             self.log("at", self.saved)
         return True
 
-    def _take(self, d):
-        n = len(d)
-        r = self.rec
-        if r["h"] is None:
-            b = self.hb = self.hb + bytes(d)
-            if len(b) < 4 or b[:4] == _MAGIC and (len(b) < _HDR or len(b) < _HDR + b[5] + b[6]):
-                self.off += n
-                return
-            if b[:4] == _MAGIC:
-                e = _HDR + b[5] + b[6]
-                h = [b[4], unpack(">I", b[8:12])[0], hexlify(b[12:_HDR]).decode(),
-                     str(b[_HDR:_HDR + b[5]], "utf-8"), str(b[_HDR + b[5]:e], "utf-8"), e]
-            else:
-                h = [0, None, None, "", "", 0]
-            self.st().begin(h[1], h[0])
-            r["h"] = h
-            self.hb = None
-            d = memoryview(b)[h[5]:]
-            self.off = h[5]
-            n = len(d)
-        self.st().write(self.off - r["h"][5], d)
-        self.off += n
-
     def done(self):
         # the last package byte came: checked, then Downloaded
         r = self.rec
         h = r["h"]
-        st = self.st()
+        st = self.fs
         res = _INTEGRITY
         if h:
             try:

@@ -8,7 +8,7 @@
 # PkgName/PkgVersion), else Update Result 8 (a reset before or during the
 # apply, an image refused or rolled back). Either way an Update after the
 # registration tells the server. A new image no server registers within
-# confirm_ms is reverted (ESP32: the bootloader rolls back). Loaded on
+# 10 minutes is reverted (ESP32: the bootloader rolls back). Loaded on
 # Update, Cancel and at such a start only.
 from micropython import const
 from client.codes import CoapError, METHOD_NOT_ALLOWED
@@ -21,6 +21,7 @@ _LOST = const(4)
 _FAILED = const(8)
 _CANCELLED = const(10)
 _POLL_MS = const(1000)
+_CONFIRM_MS = const(600000)     # a new image not registered within this rolls back
 _APPLY_MS = const(100)  # Update is applied this long after the Execute (its 2.04 first)
 
 
@@ -32,7 +33,7 @@ def execute(up, rid):
         return up.reset(_CANCELLED)
     if up.i[3] != _DOWNLOADED:
         raise CoapError(METHOD_NOT_ALLOWED)
-    up.rec["t"] = getattr(up.st(), "target", None)
+    up.rec["t"] = getattr(up.fs, "target", None)
     up.set(_UPDATING, 0)
     up.client.at(_APPLY_MS, lambda: _apply(up))
 
@@ -40,7 +41,7 @@ def execute(up, rid):
 def _apply(up):
     if up.i[3] != _UPDATING:
         return
-    st = up.st().applier()
+    st = up.fs.applier()
     try:
         st.apply(up.rec)
     except Exception as e:
@@ -59,11 +60,11 @@ def boot(up):
             return up.fail(_LOST)
         up.log("resume", up.rec.get("o", 0))
         return up._pull()
-    ok = up.st().applier().booted(up.rec)
+    ok = up.fs.applier().booted(up.rec)
     up.log("booted", ok)
     if not ok:
         up.set(_IDLE, _FAILED)
-    up.due = up.board.clock.ms() + up.o.confirm_ms
+    up.due = up.board.clock.ms() + _CONFIRM_MS
     _tell(up, ok)
 
 
@@ -74,7 +75,7 @@ def _tell(up, ok):
     r = up.rec
     if any(s.registered() for s in c.servers):
         if ok:
-            up.st().applier().confirm(r)
+            up.fs.applier().confirm(r)
             i = up.i
             i[6] = r["n"] = r.get("pn", "")
             i[7] = r["v"] = r.get("pv", "")
@@ -88,7 +89,7 @@ def _tell(up, ok):
         c.at(_POLL_MS, lambda: _tell(up, ok))
     elif ok:
         up.log("never registered: roll back")
-        st = up.st().applier()
+        st = up.fs.applier()
         st.revert(r)
         up.set(_IDLE, _FAILED)
         st.reboot()

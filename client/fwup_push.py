@@ -3,19 +3,20 @@
 # objects/firmware.py's block()), or whole in one request. Each block goes
 # straight to the store through client/fwup.py's sink; a new block 0
 # restarts the transfer (RFC 7959 2.5), a repeated block is answered again
-# without writing it, a push silent for push_ms is a lost connection.
+# without writing it, a push silent for 60 s is a lost connection.
 # Loaded on the first block of a push.
 from micropython import const
 from client.coap import Msg
 from client.codes import (BAD_REQUEST, CoapError, REQUEST_ENTITY_INCOMPLETE, REQUEST_ENTITY_TOO_LARGE,
                           SIZE1)
-from client.fwup import HDR_MAX
 
 _IDLE = const(0)        # State (/5/0/3)
 _DOWNLOADING = const(1)
 _NO_FLASH = const(2)    # Update Result (/5/0/5)
 _LOST = const(4)
 _POLL_MS = const(1000)
+_PUSH_MS = const(60000)     # a push silent this long has lost its connection
+_HDR_MAX = const(600)       # a package's size beyond its payload's: the header (client/fwup.py)
 
 
 def block(up, num, size, more, data, size1):
@@ -30,8 +31,8 @@ def block(up, num, size, more, data, size1):
         up.i[1] = ""
         r["p"] = 1
         up.set(_DOWNLOADING, 0)
-        cap = up.st().cap
-        if size1 and size1 > cap + HDR_MAX:
+        cap = up.fs.cap
+        if size1 and size1 > cap + _HDR_MAX:
             up.fail(_NO_FLASH)
             return Msg(code=REQUEST_ENTITY_TOO_LARGE).add(SIZE1, cap)
         up.open()
@@ -60,10 +61,10 @@ def whole(up, data):
 
 
 def _quiet(up):
-    # a push silent for push_ms: connection lost. Looked at every second
+    # a push silent for _PUSH_MS: connection lost. Looked at every second
     # (a virtual clock then moves in steps of a second while it waits)
     if up.on and up.rec.get("p"):
-        t = up.last + up.o.push_ms - up.board.clock.ms()
+        t = up.last + _PUSH_MS - up.board.clock.ms()
         if t <= 0:
             up.fail(_LOST)
         else:

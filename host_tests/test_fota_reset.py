@@ -211,8 +211,14 @@ def test_fw_st_written_atomically(mp, tmp_path):
     out = mp(r"""
 import os, json
 import client.fwup as U
-from objects.firmware import load
 D = %r
+
+
+def load(d):        # what objects/firmware.py reads at start-up
+    class B:
+        state = d
+    from objects.firmware import Firmware
+    return Firmware(B()).rec
 
 
 class Cut:

@@ -13,14 +13,6 @@ from client.codes import E, INT, NONE, OPAQUE, R, RW, STR, W
 FILE = "/fw.st"
 
 
-def load(d):
-    try:
-        with open(d + FILE) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return {}
-
-
 class Firmware(Obj):
     ID = 5
     VER = "1.1"
@@ -39,14 +31,18 @@ class Firmware(Obj):
         (10, E, NONE, 0, 0),        # Cancel
     )
 
-    def __init__(self, board, fs=None, protos=(0, 1, 2, 3)):
+    def __init__(self, board, protos=(0, 1, 2, 3)):
+        # the firmware store: board.fwstore() if the board has one, else files
+        # in its state folder (boards/fwstore.py), made when /5 is first used
         self._c = self.up = None
         super().__init__()
         self.board = board
-        self.fs = fs            # the board's firmware store (made on first use)
-        self.push_ms = 60000    # a push silent this long has lost its connection
-        self.confirm_ms = 600000    # a new image not registered within this rolls back
-        r = self.rec = load(board.state)
+        try:
+            with open(board.state + FILE) as f:
+                r = json.load(f)
+        except (OSError, ValueError):
+            r = {}
+        self.rec = r
         self.inst[0] = {0: b"", 1: r.get("u", ""), 2: None, 3: r.get("s", 0), 5: r.get("r", 0),
                         6: r.get("n", ""), 7: r.get("v", ""), 8: dict(enumerate(protos)), 9: 2, 10: None}
 
