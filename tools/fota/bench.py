@@ -8,11 +8,16 @@ fota_coap_client_kbps  libcoap's coap-client fetching the same file from the
 fota_pull_ratio    ours / coap-client's (goal >= 0.5)
 fota_peak_heap_kb  live heap the download keeps (sampled after gc.collect()
                    every 4 blocks, code left out: frozen on a board)
-fota_mpy_bytes     .mpy bytes of the firmware-update code a coap:// pull or a
-                   push loads (objects/firmware + client/fwup + client/fwdl
-                   + boards/fwstore); fota_mpy_bytes_resident: the part
-                   loaded at start-up (objects/firmware); fota_http_mpy_bytes:
-                   client/http (http:// pulls only)"""
+fota_mpy_bytes     .mpy bytes (tools/build_mpy.py: the device build) of the
+                   firmware-update code a coap:// pull loads (objects/firmware
+                   + client/fwup + client/fwdl + boards/fwstore);
+                   fota_mpy_bytes_resident: the part loaded at start-up
+                   (objects/firmware); fota_push_mpy_bytes: what a push loads
+                   (client/fwup_push instead of client/fwdl);
+                   fota_http_mpy_bytes: client/http (http:// pulls only);
+                   fota_update_mpy_bytes: client/fwup_boot + boards/fwapp,
+                   loaded by Update and at the start after it (the download
+                   code is not: another boot)"""
 import os
 import shutil
 import subprocess
@@ -30,6 +35,8 @@ from fota import package, serve  # noqa: E402
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 MPY = os.path.join(ROOT, "build", "fota", "mpy")
 CODE = ("objects/firmware.py", "client/fwup.py", "client/fwdl.py", "boards/fwstore.py")
+PUSH = ("objects/firmware.py", "client/fwup.py", "client/fwup_push.py", "boards/fwstore.py")
+UPDATE = ("client/fwup_boot.py", "boards/fwapp.py")
 
 # the client with only the objects it needs (unix board, or the virtual
 # clock with "virtual"), one pull in its own loop; mode "heap" samples the
@@ -122,7 +129,9 @@ def measure(runs=3):
     sizes = build_mpy.build(out=MPY)
     res = {"fota_mpy_bytes": sum(sizes[k] for k in CODE),
            "fota_mpy_bytes_resident": sizes["objects/firmware.py"],
-           "fota_http_mpy_bytes": sizes["client/http.py"]}
+           "fota_push_mpy_bytes": sum(sizes[k] for k in PUSH),
+           "fota_http_mpy_bytes": sizes["client/http.py"],
+           "fota_update_mpy_bytes": sum(sizes[k] for k in UPDATE)}
     d = tempfile.mkdtemp(prefix="fota-bench-files-")
     files = os.path.join(d, "files")
     os.mkdir(files)
