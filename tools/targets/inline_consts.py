@@ -294,13 +294,15 @@ def context(texts, consumers=()):
     """what rewrite() needs to know of the whole tree: every module's int
     constants, client.codes' other names, the (module, name) pairs imported
     at run time (by the tree: all but the constants, which are folded; by
-    the consumers: all), the names read as attributes of a module"""
+    the consumers: all), the names read as attributes (of anything, in the
+    tree; of something named like a device module, in the consumers)"""
     trees = {r: ast.parse(t) for r, t in texts.items()}
     values = {modname(r): {k: v for k, (v, _) in own_consts(t).items()} for r, t in trees.items()}
     mods = {modname(r).split(".")[-1] for r in texts}
     imported, attrs = scan(consumers, mods)
-    attrs |= scan(texts.values(), mods)[1]
     for r, t in trees.items():
+        # any attribute the device code reads (a module may be held by any name)
+        attrs |= {n.attr for n in ast.walk(t) if isinstance(n, ast.Attribute)}
         top = {id(n) for n in t.body}
         for n in ast.walk(t):
             if isinstance(n, ast.ImportFrom) and n.module:
