@@ -285,7 +285,7 @@ def test_inline_consts_rewrite_rules():
         # strings, comments, attributes and keyword arguments stay; uses are renamed
         "client/a.py": ("from client.codes import (GET, PUT,  # methods\n    CoapError)\n"
                         "from client.ids import SRV_CON\n"
-                        "def f(m):\n    # GET here\n    return m.PUT, 'GET', GET, g(PUT=1), SRV_CON\n"
+                        "def f(m):\n    # GET here\n    return m.PUT, 'GET /', GET, g(PUT=1), SRV_CON\n"
                         "def g(**k):\n    raise CoapError(0)\n"),
         # a re-export (noqa: F401), and a name another module imports from here
         "client/b.py": "from client.codes import R, W  # noqa: F401\nX = (R, W)\n",
@@ -296,11 +296,11 @@ def test_inline_consts_rewrite_rules():
     }
     out = ic.transform(texts)
     a = out["client/a.py"]
-    # (PUT read as an attribute or a keyword argument: it stays public; the
-    # import keeps its lines)
+    # (PUT read as an attribute or a keyword argument, or a string naming it:
+    # it stays public; the import keeps its lines)
     assert a.split("\n")[:3] == ["from client.codes import CoapError; _GET = const(1); PUT = const(3)", "",
                                   "_SRV_CON = const(26)"]
-    assert "return m.PUT, 'GET', _GET, g(PUT=1), _SRV_CON" in a and "# GET here" in a
+    assert "return m.PUT, 'GET /', _GET, g(PUT=1), _SRV_CON" in a and "# GET here" in a
     assert out["client/b.py"].startswith("R = const(1); W = const(2)\nX = (R, W)")
     c = out["client/c.py"]
     assert "NOT_FOUND = const(132)" in c and "_LIMIT = const(5)" in c and "Z = NOT_FOUND + _LIMIT" in c

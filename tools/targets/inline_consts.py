@@ -301,8 +301,11 @@ def context(texts, consumers=()):
     mods = {modname(r).split(".")[-1] for r in texts}
     imported, attrs = scan(consumers, mods)
     for r, t in trees.items():
-        # any attribute the device code reads (a module may be held by any name)
+        # any attribute the device code reads (a module may be held by any
+        # name), and any string that could name one (getattr, __import__)
         attrs |= {n.attr for n in ast.walk(t) if isinstance(n, ast.Attribute)}
+        attrs |= {n.value for n in ast.walk(t) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                  and n.value.isidentifier()}
         top = {id(n) for n in t.body}
         for n in ast.walk(t):
             if isinstance(n, ast.ImportFrom) and n.module:
