@@ -297,7 +297,10 @@ def test_cert_self_signed_server(mp, pki, usage):
     # /0/x/4 holds the server's (self-signed) certificate: every usage accepts
     # it (pinned, or as the trust anchor of a one-certificate path)
     r, out = connects(mp, pki, "self", usage=usage)
-    assert r["state0"] == "hello"
+    # the first send starts the handshake and returns: still in it, or (a
+    # loaded machine, the client descheduled between its writes and reads:
+    # each read found the server's flight waiting) through it already
+    assert r["state0"] in ("hello", "connected")
     assert r["state"] == "connected None None"
     assert r["got"] == repr(b"hello from the server\n")
     assert r["deadline"] == "None" and r["closed"] == "closed"
