@@ -9,10 +9,12 @@ protocol number (client/codes.py, client/ids.py); the build gets them folded:
   MicroPython keeps a public `const()` in the module's globals (it stays
   importable); a private one costs no RAM and no qstr at all. A name stays
   public (still folded) where it must stay importable or is bound otherwise:
-  another module (device code, tools, tests) imports it from this one or
-  reads it as an attribute, its import line says `noqa: F401` (a re-export,
-  e.g. client/app.py), it is assigned, a parameter or a keyword argument, an
-  f-string uses it, or `_NAME` is taken.
+  another module (device code, tools, tests) imports it from this one, the
+  device code reads an attribute of that name (of anything) or has a string
+  of it (getattr), a tool reads it from something named like a device
+  module, its import line says `noqa: F401` (a re-export, e.g.
+  client/app.py), it is assigned, a parameter or a keyword argument, an
+  f-string uses it, it is used above its definition, or `_NAME` is taken.
 - so do the int constants a module imports from another device module
   (`from client.dtlsrec import CCS`), and a module's own public
   `NAME = const(n)`.
