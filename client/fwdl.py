@@ -25,8 +25,7 @@ class CoapDl:
         c = fw.client
         self.b = b = c.board
         p, _, q = uri.partition("://")[2].partition("/")[2].partition("?")
-        self.path = [x for x in p.split("/") if x]
-        self.query = [x for x in q.split("&") if x]
+        self.opts = [(URI_PATH, x) for x in p.split("/") if x] + [(URI_QUERY, x) for x in q.split("&") if x]
         srv = c.servers[0] if c.servers else None
         self.tr = c.transport(uri, srv.sec() if srv else {})    # coaps: the account's credentials
         r = b.random(2)
@@ -42,10 +41,8 @@ class CoapDl:
         self.mid = (self.mid + 1) & 0xFFFF
         self.tok = bytes(b.random(4))
         m = Msg(CON, GET, self.mid, self.tok)
-        for x in self.path:
-            m.add(URI_PATH, x)
-        for x in self.query:
-            m.add(URI_QUERY, x)
+        for n, x in self.opts:
+            m.add(n, x)
         m.add(BLOCK2, num << 4 | szx)     # RFC 7959 2.2: NUM, M 0, SZX
         self.num = num
         t = _ACK_MS + b.random(1)[0] * _ACK_MS // 510

@@ -54,11 +54,11 @@ class Up:
         self.rec = o.rec
         self.client = o.client
         self.board = b = o.board
-        f = getattr(b, "fwstore", None)      # the board's firmware store, else files
-        if not f:
+        if hasattr(b, "fwstore"):       # the board's firmware store, else files
+            self.fs = b.fwstore()
+        else:
             from boards.fwstore import FileStore
-            f = lambda: FileStore(b.state)
-        self.fs = f()
+            self.fs = FileStore(b.state)
         self.dl = None      # the pull's downloader (a client task)
         self.on = False     # a transfer is writing to the store
         self.hb = None      # package header bytes until it is whole
