@@ -1,0 +1,110 @@
+"""The message layer of the CoAP Block2 downloader (client/fwdl.py CoapDl)
+against a scripted peer in the same MicroPython process: an empty ACK and a
+separate CON response (acknowledged with an empty ACK, RFC 7252 5.2.2), an
+unrelated CON (reset), a NON response, the piggybacked last block; a lost
+request retransmitted with the back-off; the radio off: nothing sent."""
+from devclient import MP_PEER_SOCKET
+
+SCRIPT = r"""
+import socket, os
+from boards.unix import Board
+from client.fwdl import CoapDl
+from client.coap import Msg, build, parse
+from client.codes import ACK, BLOCK2, CON, CONTENT, NON, RST
+""" + MP_PEER_SOCKET + r"""
+peer.settimeout(2)
+b = Board("/tmp")
+now = [0]
+b.clock.ms = lambda: now[0]
+
+
+class C:
+    board = b
+    servers = []
+
+    def transport(self, uri, sec):
+        return b.udp("127.0.0.1", port)
+
+
+class Fw:
+    client = C()
+    rec = {}
+    data = bytearray()
+    end = None
+
+    def etag(self, tag, force=False):
+        return 0
+
+    def feed(self, d):
+        self.data += d
+        return True
+
+    def done(self):
+        self.end = "done"
+
+    def fail(self, r):
+        self.end = r
+
+    def pause(self):
+        pass
+
+
+def recv():
+    d, a = peer.recvfrom(1500)
+    return parse(d), a
+
+
+def send(m, a):
+    peer.sendto(bytes(build(m)), a)
+
+
+def step():
+    b.wait(200)
+    dl.step(now[0])
+
+
+fw = Fw()
+dl = CoapDl(fw, "coap://127.0.0.1:%d/pkg/fw.bin?v=2" % port, 0, None)
+q, a = recv()
+print("GET", q.t == CON, [bytes(x) for x in q.all(11)], [bytes(x) for x in q.all(15)], q.uint(BLOCK2))
+tok = bytes(q.token)
+send(Msg(ACK, 0, q.mid), a)                  # empty ACK: a separate response follows
+step()
+send(Msg(CON, CONTENT, 0x4242, b"zz"), a)    # not ours: reset
+step()
+r, _ = recv()
+print("RST", r.t == RST, r.mid == 0x4242, r.code)
+m = Msg(CON, CONTENT, 0x4343, tok, payload=b"a" * 1024).add(BLOCK2, 0 << 4 | 8 | 6)
+send(m, a)                                   # the separate response: empty ACK back
+step()
+r, _ = recv()
+print("ACK", r.t == ACK, r.mid == 0x4343, r.code)
+q, a = recv()                                # block 1 asked for; this one is lost
+now[0] += 10000                              # its timeout passed: sent again
+dl.step(now[0])
+q2, a = recv()
+print("RETX", q2.mid == q.mid, q2.uint(BLOCK2) == q.uint(BLOCK2) == 1 << 4 | 6)
+send(Msg(NON, CONTENT, 0x4444, bytes(q2.token), payload=b"b" * 1024).add(BLOCK2, 1 << 4 | 8 | 6), a)
+step()
+q, a = recv()
+b.radio = False                              # the radio goes off before the answer
+send(Msg(ACK, CONTENT, q.mid, bytes(q.token), payload=b"c" * 100).add(BLOCK2, 2 << 4 | 6), a)
+now[0] += 10000
+dl.step(now[0])                              # nothing read, nothing sent
+print("OFF", dl.deadline(), fw.end)
+b.radio = True
+step()                                       # the piggybacked last block, read now
+print("END", fw.end, bytes(fw.data) == b"a" * 1024 + b"b" * 1024 + b"c" * 100)
+try:
+    peer.recvfrom(1500)
+    print("EXTRA")
+except OSError:
+    print("QUIET")
+"""
+
+
+def test_separate_response_reset_retransmission_and_radio_off(mp):
+    out = mp(SCRIPT).split("\n")
+    assert out[0] == "GET True [b'pkg', b'fw.bin'] [b'v=2'] 6", out
+    assert out[1:] == ["RST True True 0", "ACK True True 0", "RETX True True", "OFF None None",
+                       "END done True", "QUIET", ""], out
