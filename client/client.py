@@ -15,10 +15,23 @@ def _min(d, x):
 
 
 class Client:
+    fmt = FMT_TLV       # preferred content format
+    # what is often unset stays a class default (no slot in the instance's dict)
+    reporter = None     # client/report, loaded on first use (rep())
+    bootstrap = acl = store = None   # client/bootstrap, objects/acl, client/store
+    local = None        # client/local: the device-to-device CoAP endpoint, if any
+    on_update = on_reg_fail = on_bootstrap = None
+    reboot = False
+    sleeps = asleep_ms = off_at = 0
+    deep_ms = None      # radio-off sleeps at least this long are deep sleeps
+    coalesce_ms = 60000     # queue mode: a pmax this close goes in the current radio session
+    deep = 0            # ms of deep sleep due: run() returns, main hibernates
+
     def __init__(self, board, ep, objs, fmt=FMT_TLV, log=None, alt=""):
         self.board = board
         self.ep = ep
-        self.fmt = fmt
+        if fmt != FMT_TLV:
+            self.fmt = fmt
         self.alt = alt      # alternate path, e.g. "/alt" (transport spec §6.4.1)
         self.timers = []
         self.tasks = []     # background jobs with step(now)/deadline()/busy() (a firmware download)
@@ -26,20 +39,11 @@ class Client:
         for o in objs:
             o.client = self
             self.objs[o.ID] = o
-        self.reporter = None
-        self.bootstrap = self.acl = self.store = None   # client/bootstrap, objects/acl, client/store
-        self.local = None   # client/local: the device-to-device CoAP endpoint, if any
-        self.on_update = self.on_reg_fail = self.on_bootstrap = None
         self.log = log or quiet
         self.engine = Engine(self)
         self.servers = []
-        self.reboot = False
         from client.exchange import max_transmit_wait
         self.awake_ms = max_transmit_wait()     # queue mode awake window
-        self.sleeps = self.asleep_ms = self.off_at = 0
-        self.deep_ms = None     # radio-off sleeps at least this long are deep sleeps
-        self.coalesce_ms = 60000    # queue mode: a pmax this close goes in the current radio session
-        self.deep = 0           # ms of deep sleep due: run() returns, main hibernates
         self.accounts()
 
     def accounts(self):

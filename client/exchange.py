@@ -30,7 +30,6 @@ def max_transmit_wait(ack_timeout=ACK_TIMEOUT, max_retransmit=MAX_RETRANSMIT):
 class Exchange:
     # rarely set fields are class defaults (no slot in each instance's dict)
     ack_timeout, max_retransmit = ACK_TIMEOUT, MAX_RETRANSMIT
-    shed = oom = 0          # datagrams dropped unread (load shedding); MemoryError: 5.03 or dropped
     rai = None              # board hook: rai(coap type, more) before a send
     more = False            # the next message has more of ours behind it
     last_rx = last_tx = tx_bytes = rx_bytes = d_k = n_k = 0
@@ -69,11 +68,12 @@ class Exchange:
         self.d_exp = [0] * _DEDUP
         self.d_len = [0] * _DEDUP
         self.d_buf = bytearray(_DEDUP * _DSLOT)
-        self.n_mid = [-1] * _NONS   # recent NON notifications: mid, token
-        self.n_tok = [b""] * _NONS
-        # a transport with INTO sends buf[off:off + n] and receives into a
-        # buffer (boards/unix.py); others get bytes (and so does a test's tap)
-        self.into = self.rinto = getattr(tr, "INTO", False)
+        self.n_mt = [-1, b""] * _NONS   # recent NON notifications: mid, token, ...
+        self.shed = 0               # datagrams dropped unread (load shedding)
+        self.oom = 0                # MemoryError: requests answered 5.03, datagrams dropped
+        # a transport with INTO sends buf[off:off + n] and receives into a buffer
+        # (boards/unix.py), others get bytes (a test's tap too); bit 0 send, bit 1 receive
+        self.into = 3 if getattr(tr, "INTO", False) else 0
 
     def token(self):
         return bytes(self.rand(4))
@@ -109,12 +109,12 @@ class Exchange:
             self.rai(buf[off] >> 4 & 3, bool(self.queue) or self.more)
             self.more = False
         try:
-            if self.into:
+            if self.into & 1:
                 try:
                     self.tr.send(buf, off, n)
                     return
                 except TypeError:   # send(data) of a tap: bytes from now on
-                    self.into = False
+                    self.into &= 2
             self.tr.send(bytes(memoryview(buf)[off:off + n]))
         except OSError:     # a DTLS session just closed: the server's step reconnects
             pass
@@ -163,8 +163,8 @@ class Exchange:
             self._tx(self.tx, m.at, end - m.at)
             if m.code >= 64:
                 k = self.n_k
-                self.n_mid[k] = m.mid
-                self.n_tok[k] = m.token
+                self.n_mt[2 * k] = m.mid
+                self.n_mt[2 * k + 1] = m.token
                 self.n_k = (k + 1) % _NONS
             elif cb:
                 self.wait[m.token] = [cb, self.clock.ms() + max_transmit_wait(self.ack_timeout, self.max_retransmit)]
@@ -203,12 +203,12 @@ class Exchange:
         # True when it stopped with more perhaps waiting
         for k in range(budget + extra):
             n = 0
-            if self.rinto:
+            if self.into & 2:
                 try:
                     n = self.tr.recv(self.rx)
                 except TypeError:   # recv() of a tap: bytes from now on
-                    self.rinto = False
-            if not self.rinto:
+                    self.into &= 1
+            if not self.into & 2:
                 d = self.tr.recv()
                 n = self._copy(d) if d else 0
             if not n:
@@ -277,8 +277,8 @@ class Exchange:
                     self._done(None, None)
             elif m.t == RST:
                 for k in range(_NONS):
-                    if self.n_mid[k] == m.mid:
-                        self.handler.reset(self.n_tok[k])
+                    if self.n_mt[2 * k] == m.mid:
+                        self.handler.reset(self.n_mt[2 * k + 1])
             return
         if code < 32:
             self._request(m)

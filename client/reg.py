@@ -43,23 +43,22 @@ def parse_uri(uri):
 class Server:
     # one LwM2M server account: its transport, exchange and registration
     grant = None    # (a local peer's access check: client/local.py; none here)
+    # the defaults (class attributes: an instance's dict holds what was set)
+    asked = 0       # when to say a Register is not answered yet (0: said)
+    state = IDLE
+    due = 0         # ms: next registration action
+    fails = rejects = 0     # failed attempts; Updates refused in a row (4.xx/5.xx)
+    loc = ex = None
+    sent = None     # (lifetime, binding, links) last told to the server
+    wake = False    # queue mode: asleep, or back and the Update not done yet
+    fresh = False   # a new transport since registering: DTLS handshake first
+    lport = 0       # local UDP port, the same after a deep sleep
+    up = True       # the board's link, as last seen (see link())
 
     def __init__(self, client, ssid, uri):
         self.c = client
         self.ssid = ssid
         self.uri = uri
-        self.asked = 0      # when to say a Register is not answered yet (0: said)
-        self.state = IDLE
-        self.due = 0        # ms: next registration action
-        self.fails = 0
-        self.rejects = 0    # Updates refused in a row (4.xx/5.xx)
-        self.loc = None
-        self.ex = None
-        self.sent = None    # (lifetime, binding, links) last told to the server
-        self.wake = False   # queue mode: asleep, or back and the Update not done yet
-        self.fresh = False  # a new transport since registering: DTLS handshake first
-        self.lport = 0      # local UDP port, the same after a deep sleep
-        self.up = True      # the board's link, as last seen (see link())
 
     def res(self, rid, default=None):
         # a resource of this account's Server object instance
