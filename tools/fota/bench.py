@@ -17,7 +17,10 @@ fota_mpy_bytes     .mpy bytes (tools/build_mpy.py: the device build) of the
                    fota_http_mpy_bytes: client/http (http:// pulls only);
                    fota_update_mpy_bytes: client/fwup_boot + boards/fwapp,
                    loaded by Update and at the start after it (the download
-                   code is not: another boot)"""
+                   code is not: another boot)
+fota_load_heap_kb  heap the pull code (CODE) keeps once imported from .mpy on
+                   the unix port; fota_load_peak_kb: the most allocated while
+                   importing it (a collection between modules, none inside)"""
 import os
 import shutil
 import subprocess
@@ -96,6 +99,48 @@ print("RESULT", fw.inst[0][3], fw.inst[0][5], time.ticks_diff(time.ticks_ms(), t
 """
 
 
+# the heap the firmware-update code of a pull takes when a download starts
+# in a client: imported one module after the other from .mpy. Prints kept,
+# peak (bytes)
+LOAD = r"""
+import gc, sys
+from boards.unix import Board
+from client.client import Client
+from objects.firmware import Firmware
+from objects.security import Security
+from objects.server import Server
+b = Board(sys.argv[1])
+c = Client(b, "load", [Security(), Server(), Firmware(b)])    # what a client has loaded anyway
+c.step()
+gc.collect()
+base = gc.mem_alloc()
+peak = 0
+for m in sys.argv[2].split(","):
+    __import__(m)
+    peak = max(peak, gc.mem_alloc() - base)     # no collection ran: all it allocated
+    gc.collect()
+print("LOAD", gc.mem_alloc() - base, peak)
+"""
+
+
+def load_heap(mpy=MPY):
+    """(bytes kept, peak bytes) of importing the pull code (CODE) from the .mpy tree mpy"""
+    st = tempfile.mkdtemp(prefix="fota-load-")
+    try:
+        script = os.path.join(st, "load.py")
+        with open(script, "w") as f:
+            f.write(LOAD)
+        mods = ",".join(k[:-3].replace("/", ".") for k in CODE if k != "objects/firmware.py")
+        p = subprocess.run([MICROPYTHON, script, st, mods], capture_output=True, text=True, cwd=st,
+                           env=dict(os.environ, MICROPYPATH=".frozen:" + mpy), timeout=60)
+        line = [ln for ln in p.stdout.splitlines() if ln.startswith("LOAD")]
+        if not line:
+            raise RuntimeError("load failed: " + p.stdout[-500:] + p.stderr[-500:])
+        return tuple(int(x) for x in line[0].split()[1:])
+    finally:
+        shutil.rmtree(st, ignore_errors=True)
+
+
 def pull(uri, mode="-", clock="real", mpy=MPY):
     """(State, Update Result, ms, peak live heap bytes, blocks, ms since the
     radio went off) of one pull; mpy: the device code's folder"""
@@ -132,6 +177,9 @@ def measure(runs=3):
            "fota_push_mpy_bytes": sum(sizes[k] for k in PUSH),
            "fota_http_mpy_bytes": sizes["client/http.py"],
            "fota_update_mpy_bytes": sum(sizes[k] for k in UPDATE)}
+    kept, peak = load_heap()
+    res["fota_load_heap_kb"] = round(kept / 1024, 1)
+    res["fota_load_peak_kb"] = round(peak / 1024, 1)
     d = tempfile.mkdtemp(prefix="fota-bench-files-")
     files = os.path.join(d, "files")
     os.mkdir(files)
