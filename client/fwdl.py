@@ -14,6 +14,8 @@ _TRIES = const(5)   # a block that times out this many times in a row: connectio
 _ACK_MS = const(2000)   # ACK_TIMEOUT, MAX_RETRANSMIT (RFC 7252 4.8)
 _RETX = const(4)
 _WAIT_MS = const(93000)     # a separate response: MAX_TRANSMIT_WAIT
+_LOST = const(4)    # Update Result (/5/0/5): connection lost
+_BAD_URI = const(7)     # invalid URI
 
 
 class CoapDl:
@@ -81,11 +83,11 @@ class CoapDl:
         if not r:       # timeout / reset (None, False): ask again, then give up
             self.tries += 1
             if self.tries >= _TRIES:
-                return fw.fail(4)
+                return fw.fail(_LOST)
             return self.ask(self.num)
         self.tries = 0
         if r.code != CONTENT:
-            return fw.fail(7 if r.code == NOT_FOUND or r.code < 0xA0 else 4)
+            return fw.fail(_BAD_URI if r.code == NOT_FOUND or r.code < 0xA0 else _LOST)
         v = r.uint(BLOCK2, _SZX)        # no Block2: all of it in block 0
         szx = v & 7
         size = 16 << szx

@@ -10,6 +10,8 @@ import socket
 
 _IDLE_MS = const(30000)     # no byte for this long: the connection is lost
 _TRIES = const(3)
+_LOST = const(4)    # Update Result (/5/0/5): connection lost
+_BAD_URI = const(7)     # invalid URI
 
 
 class Http:
@@ -86,7 +88,7 @@ class Http:
             e = h.find(b"\r\n\r\n")
             if e < 0:
                 if len(h) > 2048:
-                    fw.fail(4)
+                    fw.fail(_LOST)
                 return len(h) <= 2048
             self.hd = None
             code = int(h.split(b" ", 2)[1])
@@ -109,7 +111,7 @@ class Http:
                 if self.left is not None:
                     fw.rec["z"] = self.left
             elif code != 206:
-                fw.fail(7 if code in (400, 403, 404, 410, 414) else 4)
+                fw.fail(_BAD_URI if code in (400, 403, 404, 410, 414) else _LOST)
                 return False
             off = fw.etag(tag, start != self.off)
             if off < 0:
@@ -139,7 +141,7 @@ class Http:
         self.close()
         self.tries += 1
         if self.tries > _TRIES:
-            self.fw.fail(4)
+            self.fw.fail(_LOST)
         else:
             self.due = now + 2000 * self.tries
 
