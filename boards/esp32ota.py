@@ -8,7 +8,8 @@
 # first registration on it) is mark_app_valid_cancel_rollback(); a reset
 # before that and the bootloader goes back to the old image, which sees it
 # runs from the partition it booted from before: booted() False -> Result 8.
-# App bundles (kind 1) go to the file system store (boards/fwstore.py).
+# App bundles (kind 1) go to the file system store (boards/fwstore.py); a
+# firmware without OTA partitions takes app bundles only (an image: Result 6).
 from micropython import const
 from hashlib import sha256
 from esp32 import Partition
@@ -20,9 +21,12 @@ class OtaStore:
     def __init__(self, state):
         self.state = state
         self._fs = None
-        self.part = Partition(Partition.RUNNING).get_next_update()
-        self.target = self.part.info()[4]   # label: booted() compares the running one
-        self.cap = self.part.ioctl(4, 0) * _BS
+        try:
+            self.part = Partition(Partition.RUNNING).get_next_update()
+        except OSError:     # a firmware without OTA partitions: app bundles only
+            self.part = None
+        self.target = self.part and self.part.info()[4]     # label: booted() compares the running one
+        self.cap = self.part.ioctl(4, 0) * _BS if self.part else self.files().cap
         self.buf = None
         self.kind = 0
         self.n = 0          # bytes in flash (whole blocks until finish)
@@ -32,6 +36,8 @@ class OtaStore:
         self.kind = kind
         if kind:
             return self.files().begin(size, kind)
+        if not self.part:
+            raise ValueError("no OTA partition")    # Update Result 6: no image here
         if size and size > self.cap:
             raise OSError(28)
         self.buf = bytearray(_BS)
@@ -123,7 +129,8 @@ class OtaStore:
         return Partition(Partition.RUNNING).info()[4] == rec.get("t")
 
     def confirm(self, rec):
-        Partition.mark_app_valid_cancel_rollback()
+        if rec.get("k") != 1:
+            Partition.mark_app_valid_cancel_rollback()
 
     def revert(self, rec):
         if rec.get("k") == 1:

@@ -105,8 +105,10 @@ if MODE == "crash":
 
 
 class Chip:
-    def __init__(self):
+    def __init__(self, ota=True):
         self.d = tempfile.mkdtemp(prefix="fota-esp32-")
+        if not ota:     # a firmware with one app partition (the fake's no_ota)
+            open(os.path.join(self.d, "no_ota"), "w").close()
         self.st = os.path.join(self.d, "state")
         os.mkdir(self.st)
         self.script = os.path.join(self.d, "boot.py")
@@ -236,3 +238,16 @@ def test_reset_after_set_boot_new_image_confirmed_result_1():
     rc, st, out = chip.boot("boot", "reg")
     assert "fw booted True" in out and "trigger Update" in out, out
     assert rc == 0 and st == ["0", "1", "6.1"] and chip.otadata()["state"] == "valid", out
+
+
+def test_no_ota_partitions_app_bundles_only():
+    # the generic firmware (one app partition): app bundles still update,
+    # an image has nowhere to go (Result 6, unsupported package type)
+    chip = Chip(ota=False)
+    b = package.bundle({"app.py": b"x = 1\n"})
+    rc, st, out = chip.push(package.build(b, package.APP, "app", "0.3"))
+    assert rc == 4, out
+    rc, st, out = chip.boot("boot", "reg")
+    assert rc == 0 and st == ["0", "1", "0.3"], out
+    rc, st, out = chip.push(package.build(image(20000, 10), package.IMAGE, "esp32", "7.0"))
+    assert rc == 0 and "STATE 0 6" in out, out

@@ -51,6 +51,16 @@ def _ota_save(d):
     os.rename(DIR + "/otadata.json.tmp", DIR + "/otadata.json")
 
 
+def _no_ota():
+    # $FAKE_ESP32/no_ota: a firmware with one app partition ("factory"), no OTA
+    try:
+        open(DIR + "/no_ota").close()
+        return True
+    except OSError:
+        return False
+
+
+_NO_OTA = _no_ota()
 _ota = _ota_load()
 if _ota["state"] == "new":                 # first boot of a new image
     _ota["state"] = "pending_verify"
@@ -69,10 +79,10 @@ class Partition:
 
     def __init__(self, id):
         if id == Partition.RUNNING:
-            id = _running
+            id = "factory" if _NO_OTA else _running
         elif id == Partition.BOOT:
             id = _ota_load()["boot"]
-        if id not in ("ota_0", "ota_1"):
+        if id not in ("ota_0", "ota_1") and not (_NO_OTA and id == "factory"):
             raise ValueError("partition not found")
         self.label = id
         self.path = DIR + "/flash_" + id + ".bin"
@@ -88,6 +98,8 @@ class Partition:
                 _OTA_BLOCKS * _BS, self.label, False)
 
     def get_next_update(self):
+        if _NO_OTA:
+            raise OSError(2)    # no OTA app partition (ENOENT, as the port raises it)
         return Partition("ota_1" if self.label == "ota_0" else "ota_0")
 
     def _at(self, block, offset, n):
