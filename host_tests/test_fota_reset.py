@@ -23,7 +23,7 @@ import pytest
 
 from devclient import DevClient, MICROPYTHON, ROOT
 from fota import package, push, serve
-from fotautil import TEXT, client, files_with, fw, image, pkg, state_dir, update
+from fotautil import client, files_with, fw, image, pkg, state_dir, update
 from lwm2m_server import Server
 
 # the client (firmware/main.py) with os.rename/os.remove of the firmware
@@ -92,7 +92,7 @@ def _reset_in_updating(ep, old, new, crash):
         p = _crashing(srv, ep, st, crash)
         try:
             assert push.push(srv, ep, new, say=None) == "2.04"
-            r = srv.execute(ep, "/5/0/2", block=False)
+            srv.execute(ep, "/5/0/2", block=False)     # 2.04, or nothing: killed in the handler
             out = p.communicate(timeout=30)[0]
         finally:
             p.kill()
@@ -171,6 +171,11 @@ def test_pull_paused_by_deep_sleep_resumes_from_offset():
         f.write(SLEEPY % (size * 4 // 10))
     args = ("--lifetime", "600", "--binding", "UQ", "--awake", "1", "--deep", "30", "--app", "fotasleep")
     with Server(port=0, awake_s=0.0, flush_delay=0.0) as srv, serve.CoapFiles(d) as fs:
+        # a pull under way from byte 0, as a Package URI write (client/fwup.py
+        # pull) leaves it: the first boot goes on with it at once (a write held
+        # for a queue-mode wake-up is test_deepsleep's; here the download counts)
+        with open(os.path.join(st, "fw.st"), "w") as f:
+            json.dump({"s": 1, "r": 0, "u": fs.uri("fw.pkg"), "p": 0}, f)
         runs = []
         for i in range(10):     # boots until the download ended (each ends in a deep sleep)
             c = DevClient("coap://127.0.0.1:%d" % srv.port, "dz", *args, state=st)
@@ -178,12 +183,9 @@ def test_pull_paused_by_deep_sleep_resumes_from_offset():
             c.t.join(5)
             runs.append(c)
             assert c.rc == 3, c.output()        # powered down
-            if i == 0:      # asleep: the server holds the write until the next wake
-                w = srv.write("dz", "/5/0/1", fs.uri("fw.pkg"), TEXT, block=False, timeout=60)
             if "fw downloaded" in c.output():
                 break
         out = "\n".join(c.output() for c in runs)
-        assert w.result(10).code == "2.04"
         assert "fw downloaded fw 9.0" in out, out
         requests = fs.requests()
     with open(os.path.join(st, "slept")) as f:
@@ -191,7 +193,7 @@ def test_pull_paused_by_deep_sleep_resumes_from_offset():
     # the boot after the radio went off resumes exactly there: saved when the
     # radio went off, not at the last 8 KB step
     resumed = [int(x) for x in re.findall(r"fw resume (\d+)", out)]
-    assert resumed and resumed[0] == off and off % 8192, (off, out)
+    assert resumed[:2] == [0, off] and off % 8192, (off, out)
     paused = [c for c in runs if "fw app: radio off" in c.output()][0]
     assert "deep sleep" in paused.output().split("fw app: radio off")[1]
     # every block once, the one in flight at the sleep asked again
