@@ -8,7 +8,6 @@
 #       then swapped in by renames (app -> app.old, app.new -> app).
 # Then reboot(): the unix port exits with code 4 and tools/devclient.py
 # starts it again.
-import os
 from micropython import const
 from hashlib import sha256
 
