@@ -246,7 +246,7 @@ class Up:
             self.fail(_NO_FLASH)
         if not self.on:
             return False
-        if self.durable() - self.saved >= _SAVE_EVERY:
+        if self.off - self.saved >= _SAVE_EVERY:      # (durable(), a flush, only then)
             self.save()
             self.log("at", self.saved)
         return True
