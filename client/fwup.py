@@ -98,7 +98,7 @@ class Up:
         # the radio went off mid-download (a deep sleep may follow): the
         # offset the store holds is saved, so nothing is fetched twice.
         # None: no deadline while paused
-        if self.durable() != self.saved:
+        if self.off != self.saved and self.durable() != self.saved:
             self.save()
 
     def hold(self, n):
