@@ -18,7 +18,9 @@ from client.model import Obj as _Obj
 from client.codes import (CoapError, BAD_REQUEST, R, W, RW, E, NONE, STR, INT,  # noqa: F401
                           UINT, FLOAT, BOOL, OPAQUE, TIME, OBJLNK)
 
-_ZERO = {STR: "", INT: 0, UINT: 0, FLOAT: 0.0, BOOL: False, OPAQUE: b"", TIME: 0, OBJLNK: (0, 0)}
+# the zero of each resource type, indexed by type (NONE, STR, INT, UINT, FLOAT, BOOL,
+# OPAQUE, TIME, OBJLNK, CORELNK): a constant tuple (frozen: in flash, not a dict in RAM)
+_ZERO = (None, "", 0, 0, 0.0, False, b"", 0, (0, 0), None)
 
 
 def args(s):
@@ -57,7 +59,7 @@ class Obj(_Obj):
 
     def defaults(self, iid):
         # every declared resource: the zero of its type, multiple ones empty
-        return {r[0]: {} if r[3] else _ZERO.get(r[2]) for r in self.RES}
+        return {r[0]: {} if r[3] else _ZERO[r[2]] for r in self.RES}
 
     def read(self, iid, rid):
         f = self.cb.get(rid)

@@ -115,7 +115,8 @@ class Client:
 
     def send(self, paths, cf=FMT_SENML_CBOR):
         # Send (POST /dp) these paths, queued until a server is registered
-        self.rep().send(paths, cf)
+        from client.composite import send
+        send(self.rep(), paths, cf)
 
     def transport(self, uri, sec, saved=None, lport=0, binding="U", pref=None):
         # a datagram transport to uri: UDP, or DTLS with the Security instance's

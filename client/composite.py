@@ -1,14 +1,17 @@
-# Composite operations (LwM2M 1.1, SenML JSON/CBOR) of the Information
-# Reporting interface: Read-Composite and Observe-Composite (FETCH),
-# Write-Composite (iPATCH). Loaded on the first such request.
+# The LwM2M 1.1 operations of the Information Reporting interface that carry
+# SenML JSON/CBOR: Read-Composite and Observe-Composite (FETCH),
+# Write-Composite (iPATCH), Send (POST /dp). Loaded on first use (the
+# Reporter, client/report.py, keeps their state).
 from micropython import const
 from client.coap import Msg
+from client.ids import SRV_MUTE_SEND
+from client.engine import pstr
 from client.engine import fmt
 from client.model import check
 from client.report import Obs
-from client.codes import (ACCEPT, BAD_REQUEST, CHANGED, CONTENT, CONTENT_FORMAT, CoapError, FETCH,
+from client.codes import (ACCEPT, BAD_REQUEST, CHANGED, CON, CONTENT, CONTENT_FORMAT, CoapError, FETCH,
                           FMT_SENML_CBOR, FMT_SENML_JSON, METHOD_NOT_ALLOWED, NOT_ACCEPTABLE,
-                          OBSERVE, R, UNSUPPORTED_CONTENT_FORMAT, W)
+                          OBSERVE, POST, R, UNSUPPORTED_CONTENT_FORMAT, URI_PATH, W)
 
 _R_OPS = const(1)       # a RES table row (client/model.py): operations, ..., multiple
 _R_MULTI = const(3)
@@ -56,3 +59,31 @@ def read(rep, paths, acc):
     for p in paths:
         recs.extend(rep.c.engine.collect(p))
     return Msg(code=CONTENT, payload=fmt(acc)[0](recs, ())).add(CONTENT_FORMAT, acc)
+
+
+# -- Send (POST /dp) ---------------------------------------------------------
+def send(rep, paths, cf):
+    # queued until a server is ready (Reporter.sends, flushed by its step)
+    rep.sends.append((paths, cf))
+    flush_sends(rep)
+
+
+def flush_sends(rep):
+    c = rep.c
+    while rep.sends:
+        srv = None
+        for s in c.servers:
+            if s.ready() and not s.res(SRV_MUTE_SEND, False) and not s.ex.busy():
+                srv = s
+                break
+        if not srv:
+            return
+        paths, cf = rep.sends.pop(0)
+        from client import senml
+        recs = []
+        for p in paths:
+            recs.extend(c.engine.collect(p))
+        m = Msg(CON, POST, token=srv.ex.token(), payload=senml.enc_send(recs, cf))
+        m.add(URI_PATH, "dp").add(CONTENT_FORMAT, cf)
+        c.log("send", ",".join(pstr(p) for p in paths))
+        srv.ex.send(m, lambda r: c.log("send done", r and r.code))

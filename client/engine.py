@@ -200,7 +200,8 @@ class Engine:
             c.changed(path, True)
             return Msg(code=DELETED)
         if code in (FETCH, IPATCH):
-            return c.rep().composite(m, srv)
+            from client.composite import composite
+            return composite(c.rep(), m, srv)
         raise CoapError(METHOD_NOT_ALLOWED)
 
     def allow(self, srv, op, path):

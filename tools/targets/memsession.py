@@ -22,19 +22,6 @@ LINK = 40
 TEXT = 0
 
 
-class Clock:
-    # virtual time: moves only when the client waits; wall time from epoch (s)
-    def __init__(self, epoch=1767225600):
-        self.now = 0
-        self.epoch = epoch
-
-    def ms(self):
-        return self.now
-
-    def time(self):
-        return self.epoch + self.now // 1000
-
-
 class Pipe:
     # the client's datagram transport: what it sends goes straight to the
     # server; the server's datagrams wait in a queue until the client reads.
@@ -68,8 +55,12 @@ class Pipe:
 
 
 class Board:
+    # its own clock (board.clock is the board, one object fewer): virtual
+    # time, moves only when the client waits; wall time from epoch (s)
     def __init__(self, srv, epoch=1767225600):
-        self.clock = Clock(epoch)
+        self.clock = self
+        self.now = 0
+        self.epoch = epoch
         self.srv = srv
         self.state = "state"
         self.open = []
@@ -80,11 +71,14 @@ class Board:
         self.open.append(t)
         return t
 
+    def ms(self):
+        return self.now
+
     def wait(self, ms):
         if self.srv.pipe and self.srv.pipe.q:
-            self.clock.now += 1
+            self.now += 1
         elif ms > 0:
-            self.clock.now += int(ms)
+            self.now += int(ms)
 
     def random(self, n):
         try:
@@ -94,13 +88,13 @@ class Board:
             return bytes(random.getrandbits(8) for _ in range(n))
 
     def time(self):
-        return self.clock.time()
+        return self.epoch + self.now // 1000
 
     def rtc_ms(self):
-        return self.clock.time() * 1000
+        return self.time() * 1000
 
     def deep_sleep(self, ms):
-        self.clock.now += ms
+        self.now += ms
 
     def battery(self):
         return None
