@@ -274,8 +274,10 @@ b.wait(60)
 from _chip import chip
 print([e for e in chip['log'] if e[0] == 'lightsleep'])
 """], cwd=str(tmp_path), env=env(tmp_path), capture_output=True, text=True, timeout=30)
-    assert out.stdout.split("\n")[:5] == ["stale False", "small True", "big False", "rtc 117",
-                                          "[['lightsleep', 60]]"], out.stdout + out.stderr
+    lines = out.stdout.split("\n")
+    assert lines[:4] == ["stale False", "small True", "big False", "rtc 117"], out.stdout + out.stderr
+    # one light sleep for what is left of the 60 ms (a tick may pass before it)
+    assert lines[4] in ("[['lightsleep', 60]]", "[['lightsleep', 59]]"), out.stdout + out.stderr
 
 
 def test_watchdog(tmp_path):
