@@ -28,15 +28,16 @@ _bl = {}
 
 
 def blen(s):
-    # UTF-8 length of str s; remembered by identity (the str kept alive with
-    # it, so the id cannot be reused): a value read again costs no encode()
-    e = _bl.get(id(s))
-    if e is not None and e[0] is s:
-        return e[1]
+    # UTF-8 length of str s, remembered with s as the key (its hash is kept
+    # in the str: no allocation to look it up; an equal str has the same
+    # length): a value read again costs no encode()
+    n = _bl.get(s)
+    if n is not None:
+        return n
     n = len(s.encode())
     if len(_bl) >= _NB:
         _bl.clear()
-    _bl[id(s)] = (s, n)
+    _bl[s] = n
     return n
 
 

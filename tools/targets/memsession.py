@@ -117,29 +117,27 @@ class Server:
         self.replies = {}       # token -> response
         self.notes = {}         # token -> the last notification's payload
         self.mid = 100
-        self.m = coap.inbox()   # a datagram parsed in place (in the client's buffer)
 
     def rx(self, d):
-        m = self.m
-        if not coap.parse_into(d, m, len(d)):
-            return
+        # d: the datagram in the client's buffer (parsed there, copied if kept)
+        m = coap.parse(d)
         if m.code and m.code < 32:          # Register / Update / De-register
             path = m.strs(URI_PATH)
             if m.code == POST and path == ["rd"]:
-                r = coap.Msg(ACK, CREATED, m.mid, m.tok())
+                r = coap.Msg(ACK, CREATED, m.mid, m.token)
                 r.add(LOCATION_PATH, "rd").add(LOCATION_PATH, "x")
                 self.events.append("register")
             elif m.code == POST:
-                r = coap.Msg(ACK, CHANGED, m.mid, m.tok())
+                r = coap.Msg(ACK, CHANGED, m.mid, m.token)
                 self.events.append("update")
             else:
-                r = coap.Msg(ACK, DELETED if m.code == DELETE else CHANGED, m.mid, m.tok())
+                r = coap.Msg(ACK, DELETED if m.code == DELETE else CHANGED, m.mid, m.token)
                 self.events.append("deregister")
             self.pipe.q.append(coap.build(r))
         elif m.code >= 64:
             if m.t == CON:
                 self.pipe.q.append(coap.build(coap.Msg(ACK, 0, m.mid)))
-            tok = m.tok()
+            tok = m.token
             if tok in self.notes and m.has(OBSERVE):
                 self.notes[tok] = bytes(m.payload)
             else:
