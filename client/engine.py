@@ -179,7 +179,8 @@ class Engine:
                     raise CoapError(NOT_FOUND)
                 self.allow(srv, E, path)
                 arg = text(m.payload) if m.payload else ""
-                c.log("execute", pstr(path))
+                if c.log is not _quiet:
+                    c.log("execute", pstr(path))
                 o.execute(path[1], path[2], arg)
                 return Msg(code=CHANGED)
             # partial update: an instance, or (1.1) a multiple resource's instances
@@ -316,7 +317,8 @@ class Engine:
                 o.inst[iid][rid] = {}   # replace all instances of a multiple resource
             done[(iid, rid)] = 1
             o.write(iid, rid, v, p[3] if len(p) == 4 else None)
-        self.c.log("write", pstr(path))
+        if self.c.log is not _quiet:
+            self.c.log("write", pstr(path))
         for iid, rid in done:
             self.c.changed((o.ID, iid, rid))
 

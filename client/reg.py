@@ -239,7 +239,7 @@ class Server:
             m.payload = links
         self.state = UPD
         r = self.c.reporter     # a wake-up Update with notifications behind it (RAI)
-        if self.wake and r and r.watched(self):
+        if self.wake and r and r.has(self):
             self.ex.more = True
 
         def done(r):

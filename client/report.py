@@ -1,8 +1,7 @@
 # Information Reporting (transport spec §6.4.5): Observe/Notify (RFC 7641)
 # with notification attributes; the composite operations and Send are in
 # client/composite.py, Write-Attributes in client/attrs.py (loaded on first
-# use). Reporter's class dict stays under 30 entries: one contiguous
-# allocation of 232 B when it is first imported, on a heap fragmented by then.
+# use).
 from micropython import const
 from client.ids import SRV_CON, SRV_PMAX, SRV_PMIN, SRV_STORING
 from client.coap import Msg, body
@@ -71,13 +70,29 @@ class Obs:
             self.srv.reset(self.token)
 
 
-class Reporter:
-    store_max = 1024    # bytes of stored notification payloads at most
-    coalesce_ms = 0     # wake-up coalescing horizon (0: off), see step()
-    dropped = 0         # stored notifications dropped because the store was full
+def _att(rep, ob):
+    # ob's effective attributes, made again only when some may have changed
+    a = ob.a
+    if a is None:
+        a = ob.a = rep.eff(ob.paths[0], ob.srv)
+    return a
 
+
+def _con(ob, now):
+    # CON per the Server's Default Notification Mode (/1/x/26), daily, and
+    # while a CON notification is in flight or queued (NSTART 1): a NON
+    # would overtake it, and notifications arrive in the order made
+    return bool(ob.srv.res(SRV_CON, 0) or now - ob.con >= _DAY or ob.srv.ex.notice_con())
+
+
+class Reporter:
+    # (its class dict: at most 23 entries, one table of 184 B made when the
+    # module is first imported, on a heap fragmented by then)
     def __init__(self, client):
         self.c = client
+        self.store_max = 1024   # bytes of stored notification payloads at most
+        self.coalesce_ms = 0    # wake-up coalescing horizon (0: off), see step()
+        self.dropped = 0        # stored notifications dropped because the store was full
         self.obs = []
         self.dfl = {}           # ssid -> the Server's defaults {pmin, pmax}, shared
         self.attrs = {}         # (ssid, path) -> {name: value}
@@ -104,13 +119,6 @@ class Reporter:
                             if a is d:
                                 a = dict(d)
                             a[k] = x[k]
-        return a
-
-    def att(self, ob):
-        # ob's effective attributes, made again only when some may have changed
-        a = ob.a
-        if a is None:
-            a = ob.a = self.eff(ob.paths[0], ob.srv)
         return a
 
     def stale(self):
@@ -187,7 +195,7 @@ class Reporter:
                     break
 
     def _change(self, ob, p):
-        a = self.att(ob) if p is ob.paths[0] else self.eff(p, ob.srv)
+        a = _att(self, ob) if p is ob.paths[0] else self.eff(p, ob.srv)
         if ob.val is not None and ("gt" in a or "lt" in a or "st" in a):
             try:
                 new = self._num(p)
@@ -213,15 +221,9 @@ class Reporter:
             self.obs.remove(ob)
             return Msg(code=e.code)
 
-    def _con(self, ob, now):
-        # CON per the Server's Default Notification Mode (/1/x/26), daily, and
-        # while a CON notification is in flight or queued (NSTART 1): a NON
-        # would overtake it, and notifications arrive in the order made
-        return bool(ob.srv.res(SRV_CON, 0) or now - ob.con >= _DAY or ob.srv.ex.notice_con())
-
     def notify(self, ob, now):
         # rendered straight into the exchange's send buffer when it can go at once
-        con = self._con(ob, now)
+        con = _con(ob, now)
         r = self._note(ob, now, ob.srv.ex.notice(con))
         self._tx(ob, ob.seq, r, now, con)
 
@@ -233,7 +235,7 @@ class Reporter:
         if r.pbuf is None and len(r.payload) > 1024:   # the server fetches the rest block-wise
             r = self.c.engine.blk().block2(Msg(), r)
         if con is None:
-            con = self._con(ob, now)
+            con = _con(ob, now)
         r.t = CON if con else NON
         if con:
             ob.con = now
@@ -258,17 +260,11 @@ class Reporter:
             self.dropped += n
             self.c.log("store full, dropped", n)
 
-    def watched(self, srv):
-        # srv has observations
-        for o in self.obs:
-            if o.srv is srv:
-                return True
-        return False
-
-    def _held(self, srv):
-        # stored notifications of srv wait: live ones must not overtake them
-        for p in self.pend:
-            if p[_P_OBS].srv is srv:
+    def has(self, srv, stored=False):
+        # srv has observations; stored: stored notifications of srv wait
+        # (live ones must not overtake them)
+        for o in self.pend if stored else self.obs:
+            if (o[_P_OBS] if stored else o).srv is srv:
                 return True
         return False
 
@@ -310,7 +306,7 @@ class Reporter:
 
     def _due(self, ob, now):
         srv = ob.srv
-        a = self.att(ob)
+        a = _att(self, ob)
         if a.get("epmax") and now >= ob.eval + a["epmax"] * 1000 and not ob.dirty:
             ob.eval = now       # evaluate (CPU only), online or not
             if ob.val is not None:
@@ -318,7 +314,7 @@ class Reporter:
             else:
                 ob.dirty = True
         rdy = srv.ready()
-        if now < ob.last + a["pmin"] * 1000 or rdy and self._held(srv):
+        if now < ob.last + a["pmin"] * 1000 or rdy and self.has(srv, True):
             return
         if rdy:
             p = a["pmax"]
@@ -344,9 +340,9 @@ class Reporter:
             if not srv.registered():
                 continue
             rdy = srv.ready()
-            if rdy and self._held(srv):
+            if rdy and self.has(srv, True):
                 continue        # the exchange paces the stored ones
-            a = self.att(ob)
+            a = _att(self, ob)
             if ob.dirty and (rdy or (cpu or b.radio) and srv.res(SRV_STORING, True)):
                 d = _min(d, ob.last + a["pmin"] * 1000)
             if a["pmax"] and a["pmax"] >= a["pmin"]:

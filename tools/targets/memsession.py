@@ -164,7 +164,7 @@ class Session:
         argv = ["--server", "coap://127.0.0.1:5683", "--endpoint", "mem", "--lifetime", "300"]
         if fmt:
             argv += ["--format", str(fmt)]
-        self.c = build(self.b, options(argv), lambda *a: None)
+        self.c = build(self.b, options(argv), None)     # no log: the client formats none
         if num:     # an extra object (memnum.Num), registered with the rest
             o = num()
             o.create(0)
