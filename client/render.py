@@ -2,7 +2,7 @@
 # representations written straight into a caller's buffer, without records,
 # lists or byte strings. walk() visits what a Read of a path covers
 # (instances, resources, resource instances in id order, readable ones only)
-# and calls a writer (client/tlv.py Tlv, client/senmlw.py SenmlW and JsonW,
+# and calls a writer (Tlv below, client/senmlw.py SenmlW and JsonW,
 # client/text.py Text, Opaque); Full when it does not fit (the engine then
 # takes the general path: records, block-wise). Floats and non-ASCII strings
 # still allocate.
@@ -10,14 +10,20 @@ from micropython import const
 from struct import pack_into
 from client.coap import PAY
 from client.codes import (CoapError, CONTENT_FORMAT, FMT_OPAQUE, FMT_SENML_CBOR, FMT_SENML_JSON, FMT_TEXT, FMT_TLV,
-                          METHOD_NOT_ALLOWED, NOT_FOUND, OPAQUE, R, URI_PATH)
+                          METHOD_NOT_ALLOWED, NOT_FOUND, R, URI_PATH,
+                          STR, INT, UINT, FLOAT, BOOL, OPAQUE, TIME, OBJLNK, CORELNK)
 
-_NB = const(32)
+_NB = const(32)         # strings whose UTF-8 length is remembered
 # a RES table row (client/model.py): id, operations, type, multiple
 _R_ID = const(0)
 _R_OPS = const(1)
 _R_TYPE = const(2)
-_R_MULTI = const(3)     # strings whose UTF-8 length is remembered
+_R_MULTI = const(3)
+# TLV kinds (client/tlv.py)
+_OBJ_INST = const(0x00)
+_RES_INST = const(0x40)
+_MULTI = const(0x80)
+_RES = const(0xC0)
 
 
 class Full(Exception):
@@ -192,6 +198,109 @@ class Writer:
         return self.i
 
 
+# -- the TLV writer (the default format; its codec, client/tlv.py, is loaded
+# only for TLV writes and floats) ------------------------------------------------
+def _tlvh(ident, n):
+    # size of a TLV header for identifier ident and a value of n bytes
+    return 2 + (ident > 255) + (0 if n < 8 else 1 if n < 256 else 2 if n < 65536 else 3)
+
+
+def _tlvput(b, i, t, ident, n):
+    w = ident > 255
+    ln = 0 if n < 8 else 1 if n < 256 else 2 if n < 65536 else 3
+    b[i] = t | w << 5 | ln << 3 | (0 if ln else n)
+    i += 1
+    if w:
+        b[i] = ident >> 8
+        i += 1
+    b[i] = ident & 255
+    i += 1
+    for s in range(ln - 1, -1, -1):
+        b[i] = (n >> (8 * s)) & 255
+        i += 1
+    return i
+
+
+class Tlv(Writer):
+    def start(self, path, buf, i, end):
+        Writer.start(self, path, buf, i, end)
+        self.ci = self.mi = -1
+
+    def _open(self, ident):
+        # a container: header guessed for 8..255 bytes of content, fixed on close
+        h = 3 + (ident > 255)
+        room(self, h)
+        s = self.i
+        self.i += h
+        return s
+
+    def _close(self, s, t, ident):
+        b = self.buf
+        g = 3 + (ident > 255)
+        n = self.i - s - g
+        h = _tlvh(ident, n)
+        if h != g:
+            room(self, h - g)
+            move(b, s + g, s + h, n)
+            self.i += h - g
+        _tlvput(b, s, t, ident, n)
+
+    def inst(self, iid):
+        self.ci = self._open(iid)
+        self.iid = iid
+
+    def close_inst(self):
+        self._close(self.ci, _OBJ_INST, self.iid)
+
+    def multi(self, rid):
+        self.mi = self._open(rid)
+        self.rid = rid
+
+    def close_multi(self):
+        self._close(self.mi, _MULTI, self.rid)
+
+    def val(self, iid, rid, ri, t, v):
+        if ri < 0:
+            k, ident = _RES, rid
+        else:
+            k, ident = _RES_INST, ri
+        b = self.buf
+        if t == STR or t == CORELNK:
+            n = blen(v)
+        elif t == INT or t == TIME or t == UINT:
+            n = 8
+            for x in (1, 2, 4):
+                m = 1 << (8 * x - (t != UINT))
+                if (-m if t != UINT else 0) <= v < m:
+                    n = x
+                    break
+        elif t == BOOL:
+            n = 1
+        elif t == OBJLNK:
+            n = 4
+        elif t == FLOAT:
+            from client.tlv import _ev
+            v = _ev(t, v)       # 4 or 8 bytes (allocates)
+            n = len(v)
+            t = OPAQUE
+        else:
+            n = len(v)
+        room(self, _tlvh(ident, n) + n)
+        i = self.i = _tlvput(b, self.i, k, ident, n)
+        if t == STR or t == CORELNK or t == OPAQUE:
+            put(self, v, n)
+            return
+        if t == BOOL:
+            b[i] = 1 if v else 0
+        elif t == OBJLNK:
+            pack_into(">HH", b, i, v[0], v[1])
+        else:
+            for s in range(n - 1, -1, -1):
+                b[i] = (v >> (8 * s)) & 255
+                i += 1
+        self.i += n
+
+
 _W = {}     # content format -> its writer (made on first use)
 
 
@@ -199,7 +308,7 @@ def writer(acc):
     w = _W.get(acc)
     if w is None:
         if acc == FMT_TLV:
-            from client.tlv import Tlv as w
+            w = Tlv
         elif acc == FMT_SENML_CBOR:
             from client.senmlw import SenmlW as w
         elif acc == FMT_SENML_JSON:

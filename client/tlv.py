@@ -4,13 +4,13 @@
 # field (0 = length in bits 2-0).
 # Kinds: 0 Object Instance, 1 Resource Instance, 2 Multiple Resource
 # (containers 0 and 2 hold further TLVs), 3 Resource with Value.
+# This is the records codec (writes, composite, bootstrap); a Read renders
+# TLV in place with render.Tlv, without loading this module.
 import struct
-from struct import pack_into
 from micropython import const
 from client.codes import (CoapError, BAD_REQUEST, INTERNAL_SERVER_ERROR,
-                          STR, INT, UINT, FLOAT, BOOL, TIME, OBJLNK, CORELNK, OPAQUE)
+                          STR, INT, UINT, FLOAT, BOOL, TIME, OBJLNK, CORELNK)
 from client.text import utf8
-from client.render import Writer, room, put, move, blen
 
 # index of a kind's identifier in a path (oid, iid, rid, riid)
 _POS = b'\x01\x03\x02\x02'
@@ -153,105 +153,3 @@ def dec(payload, base, typeof):
     n = len(base)
     _dl(b, 0, len(b), tuple(base), n - 1, n if n > 2 else 2, typeof, out)
     return out
-
-
-# -- the TLV writer of the Read path (client/render.py walks, this writes in place)
-# -- TLV -----------------------------------------------------------------------
-def _tlvh(ident, n):
-    # size of a TLV header for identifier ident and a value of n bytes
-    return 2 + (ident > 255) + (0 if n < 8 else 1 if n < 256 else 2 if n < 65536 else 3)
-
-
-def _tlvput(b, i, t, ident, n):
-    w = ident > 255
-    ln = 0 if n < 8 else 1 if n < 256 else 2 if n < 65536 else 3
-    b[i] = t | w << 5 | ln << 3 | (0 if ln else n)
-    i += 1
-    if w:
-        b[i] = ident >> 8
-        i += 1
-    b[i] = ident & 255
-    i += 1
-    for s in range(ln - 1, -1, -1):
-        b[i] = (n >> (8 * s)) & 255
-        i += 1
-    return i
-
-
-class Tlv(Writer):
-    def start(self, path, buf, i, end):
-        Writer.start(self, path, buf, i, end)
-        self.ci = self.mi = -1
-
-    def _open(self, ident):
-        # a container: header guessed for 8..255 bytes of content, fixed on close
-        h = 3 + (ident > 255)
-        room(self, h)
-        s = self.i
-        self.i += h
-        return s
-
-    def _close(self, s, t, ident):
-        b = self.buf
-        g = 3 + (ident > 255)
-        n = self.i - s - g
-        h = _tlvh(ident, n)
-        if h != g:
-            room(self, h - g)
-            move(b, s + g, s + h, n)
-            self.i += h - g
-        _tlvput(b, s, t, ident, n)
-
-    def inst(self, iid):
-        self.ci = self._open(iid)
-        self.iid = iid
-
-    def close_inst(self):
-        self._close(self.ci, _OBJ_INST, self.iid)
-
-    def multi(self, rid):
-        self.mi = self._open(rid)
-        self.rid = rid
-
-    def close_multi(self):
-        self._close(self.mi, _MULTI, self.rid)
-
-    def val(self, iid, rid, ri, t, v):
-        if ri < 0:
-            k, ident = _RES, rid
-        else:
-            k, ident = _RES_INST, ri
-        b = self.buf
-        if t == STR or t == CORELNK:
-            n = blen(v)
-        elif t == INT or t == TIME or t == UINT:
-            n = 8
-            for x in (1, 2, 4):
-                m = 1 << (8 * x - (t != UINT))
-                if (-m if t != UINT else 0) <= v < m:
-                    n = x
-                    break
-        elif t == BOOL:
-            n = 1
-        elif t == OBJLNK:
-            n = 4
-        elif t == FLOAT:
-            v = _ev(t, v)       # 4 or 8 bytes (allocates)
-            n = len(v)
-            t = OPAQUE
-        else:
-            n = len(v)
-        room(self, _tlvh(ident, n) + n)
-        i = self.i = _tlvput(b, self.i, k, ident, n)
-        if t == STR or t == CORELNK or t == OPAQUE:
-            put(self, v, n)
-            return
-        if t == BOOL:
-            b[i] = 1 if v else 0
-        elif t == OBJLNK:
-            pack_into(">HH", b, i, v[0], v[1])
-        else:
-            for s in range(n - 1, -1, -1):
-                b[i] = (v >> (8 * s)) & 255
-                i += 1
-        self.i += n

@@ -115,7 +115,7 @@ class Server:
         self.pipe = None
         self.events = []        # "register" / "update" / "deregister"
         self.replies = {}       # token -> response
-        self.notes = {}         # token -> the last notification's payload
+        self.notes = {}         # token as an int -> the last notification's payload
         self.mid = 100
 
     def rx(self, d):
@@ -138,14 +138,14 @@ class Server:
             if m.t == CON:
                 self.pipe.q.append(coap.build(coap.Msg(ACK, 0, m.mid)))
             tok = m.token
-            if tok in self.notes and m.has(OBSERVE):
-                self.notes[tok] = bytes(m.payload)
+            if key(tok) in self.notes and m.has(OBSERVE):
+                self.notes[key(tok)] = bytes(m.payload)
             else:
                 self.replies[tok] = coap.parse(bytes(d))     # kept: a copy
 
     def send(self, code, path, opts=(), payload=b""):
         self.mid += 1
-        tok = b"t%d" % self.mid
+        tok = bytes((self.mid >> 8, self.mid & 255))    # (key(): an int)
         m = coap.Msg(CON, code, self.mid, tok)
         for x in path.strip("/").split("/"):
             m.add(URI_PATH, x)
@@ -154,6 +154,11 @@ class Server:
         m.payload = payload
         self.pipe.q.append(coap.build(m))
         return tok
+
+
+def key(tok):
+    # a token of the server's as an int (a dict key that is no bytes object)
+    return tok[0] << 8 | tok[1] if len(tok) == 2 else -1
 
 
 class Session:
@@ -215,17 +220,16 @@ def session(observations=10, info=False, formats=(TLV, SJSON, SCBOR)):
     ok &= _say(r.code == CHANGED and s.wait_event("update", n), "write")
     paths = ("/3303/0/5750", "/3/0/13", "/3303/0/5700", "/3/0/0", "/3/0/1", "/3/0/2",
              "/3/0/3", "/4/0/0", "/1/0/1", "/19/0/3")[:observations]
-    toks = []
+    first = None
     for p in paths:
         tok, r = s.req(GET, p, [(OBSERVE, 0)])
-        srv.notes[tok] = None
-        toks.append(tok)
+        srv.notes[key(tok)] = None
+        first = first or key(tok)
         ok &= _say(r.code == CONTENT, "observe", p)
-    if toks:
+    if first:
         _, r = s.req(PUT, paths[0], [(CONTENT_FORMAT, TEXT)], b"vault")
         s.run(2000)
-        ok &= _say(r.code == CHANGED and srv.notes[toks[0]] == b"vault", "notify",
-                   srv.notes[toks[0]])
+        ok &= _say(r.code == CHANGED and srv.notes[first] == b"vault", "notify", srv.notes[first])
     _, r = s.req(GET, "/3/0", [(ACCEPT, LINK)])
     ok &= _say(r.code == CONTENT and bytes(r.payload).startswith(b"</3/0>"), "discover",
                bytes(r.payload)[:40])
