@@ -10,7 +10,8 @@
 - mpy_bytes_device: .mpy bytes of everything that ships to a board (client/,
   objects/, firmware/, boards/ without simulators); mpy_bytes_device_issue13:
   the same for the modules that existed when issue 13 was filed (goal
-  <= 56 KB), their later splits (client/render.py, client/dtlsrec.py) included."""
+  <= 56 KB), their later splits (render, dtlsrec, composite, attrs, linkf,
+  senmlw, setup, codes_pub) included."""
 import json
 import os
 import subprocess
@@ -25,7 +26,10 @@ SIMULATORS = ("boards/virtual.py",)     # the virtual clock board: tests only
 ISSUE13 = tuple("client/%s.py" % m for m in (
     "block", "bootstrap", "bsif", "cbor", "client", "coap", "codes", "crypto", "dtls",
     "dtlscert", "engine", "exchange", "ids", "model", "reg", "report", "senml", "sleep",
-    "store", "text", "tlv", "render", "dtlsrec")) + tuple("objects/%s.py" % m for m in (
+    "store", "text", "tlv", "render", "dtlsrec",
+    # split out of those since (their code counts where it went), and the
+    # public copy of codes.py's numbers the build writes
+    "composite", "attrs", "linkf", "senmlw", "setup", "codes_pub")) + tuple("objects/%s.py" % m for m in (
         "acl", "appdata", "connmon", "device", "ipso", "security", "server")) + (
     "boards/unix.py", "boards/modem.py", "firmware/main.py")
 
