@@ -17,7 +17,8 @@ fota_mpy_bytes     .mpy bytes (tools/build_mpy.py: the device build) of the
                    fota_http_mpy_bytes: client/http (http:// pulls only);
                    fota_update_mpy_bytes: client/fwup_boot + boards/fwapp,
                    loaded by Update and at the start after it (the download
-                   code is not: another boot)
+                   code is not: another boot); fota_all_mpy_bytes: all
+                   of it but client/http (pull, push, Update, the unix store)
 fota_load_heap_kb  heap the pull code (CODE) keeps once imported from .mpy on
                    the unix port; fota_load_peak_kb: the most allocated while
                    importing it (a collection between modules, none inside)"""
@@ -176,7 +177,8 @@ def measure(runs=3):
            "fota_mpy_bytes_resident": sizes["objects/firmware.py"],
            "fota_push_mpy_bytes": sum(sizes[k] for k in PUSH),
            "fota_http_mpy_bytes": sizes["client/http.py"],
-           "fota_update_mpy_bytes": sum(sizes[k] for k in UPDATE)}
+           "fota_update_mpy_bytes": sum(sizes[k] for k in UPDATE),
+           "fota_all_mpy_bytes": sum(sizes[k] for k in set(CODE + PUSH + UPDATE))}
     kept, peak = load_heap()
     res["fota_load_heap_kb"] = round(kept / 1024, 1)
     res["fota_load_peak_kb"] = round(peak / 1024, 1)
