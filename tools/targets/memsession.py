@@ -140,8 +140,10 @@ class Server:
             tok = m.token
             if key(tok) in self.notes and m.has(OBSERVE):
                 self.notes[key(tok)] = bytes(m.payload)
-            else:
-                self.replies[tok] = coap.parse(bytes(d))     # kept: a copy
+            else:       # kept: what the session reads (code, format, payload), copied
+                r = coap.Msg(m.t, m.code, m.mid, tok, payload=bytes(m.payload))
+                cf = m.uint(CONTENT_FORMAT)
+                self.replies[tok] = r if cf is None else r.add(CONTENT_FORMAT, cf)
 
     def send(self, code, path, opts=(), payload=b""):
         self.mid += 1
