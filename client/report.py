@@ -85,120 +85,28 @@ def _con(ob, now):
     return bool(ob.srv.res(SRV_CON, 0) or now - ob.con >= _DAY or ob.srv.ex.notice_con())
 
 
-class Reporter:
-    # (its class dict: at most 23 entries, one table of 184 B made when the
-    # module is first imported, on a heap fragmented by then)
-    def __init__(self, client):
-        self.c = client
-        self.store_max = 1024   # bytes of stored notification payloads at most
-        self.coalesce_ms = 0    # wake-up coalescing horizon (0: off), see step()
-        self.dropped = 0        # stored notifications dropped because the store was full
-        self.obs = []
-        self.dfl = {}           # ssid -> the Server's defaults {pmin, pmax}, shared
-        self.attrs = {}         # (ssid, path) -> {name: value}
-        self.sends = []         # (paths, fmt) queued until registered
-        self.pend = []          # stored notifications, oldest first:
-        #                         [obs, seq, code, content-format, payload, ms]
+def _num(rep, p):
+    # the value of a single numeric resource (instance) at p, else None
+    if len(p) < 3:
+        return None
+    o = rep.c.engine.exists(p)
+    t = o.res(p[2])
+    if t[_R_TYPE] not in _NUM or t[_R_MULTI] and len(p) < 4:
+        return None
+    v = o.read(p[1], p[2])
+    return v[p[3]] if len(p) == 4 else v
 
-    # -- attributes (Write-Attributes: client/attrs.py) ----------------------
-    def eff(self, path, srv):
-        # effective attributes: Server defaults, then object, instance,
-        # resource, resource-instance levels (the deeper one wins). Read
-        # only: where no attribute applies, the Server's defaults (one dict
-        # per server, shared by its observations)
-        d = self.dfl.get(srv.ssid)
-        if d is None:
-            d = self.dfl[srv.ssid] = {"pmin": srv.res(SRV_PMIN, 0) or 0, "pmax": srv.res(SRV_PMAX, 0) or 0}
-        a = d
-        if self.attrs:
-            for n in range(1, len(path) + 1):
-                x = self.attrs.get((srv.ssid, path[:n]))
-                if x:
-                    for k in x:
-                        if k in _PERIODS or n >= 3:
-                            if a is d:
-                                a = dict(d)
-                            a[k] = x[k]
-        return a
 
-    def stale(self):
-        # attributes or Server defaults may have changed: made again when next used
-        self.dfl = {}
-        for ob in self.obs:
-            ob.a = None
-
-    # -- Observe -----------------------------------------------------------
-    def observe(self, m, path, srv, acc):
-        o = m.uint(OBSERVE)
-        self.cancel(srv, m.tok())
-        if o == 1:  # deregister: the same token (RFC 7641) or the same path
-            self._end(lambda x: x.srv is srv and len(x.paths) == 1 and x.paths[0] == path)
-            return self.c.engine.read(path, acc, srv, m)
-        # rendered into the request's reused response (no buffer of its own)
-        return self._start(Obs(srv, m.tok(), (path,), acc, False), m.reply(CONTENT))
-
-    def _start(self, ob, r=None):
-        r = self._render(ob, r)
-        if self.c.log is not quiet:
-            self.c.log("observe", pstr(ob.paths[0]))
-        self.obs.append(ob)
-        ob.last = ob.con = ob.eval = self.c.board.clock.ms()
-        return r.add(OBSERVE, ob.seq)
-
-    def _render(self, ob, r=None):
-        # the current representation of what ob watches (into r: written in
-        # place in the exchange's buffer)
-        e = self.c.engine
-        if ob.comp:
-            from client.composite import read
-            return read(self, ob.paths, ob.acc)
-        p = ob.paths[0]
-        v = self._num(p)
-        if v is not None or ob.val is not None:
-            ob.val = v      # (else not set: the class default, no slot in ob's dict)
-        if r is None:
-            r = Msg(code=CONTENT)
-        r.code = CONTENT
-        e.render(r, p, ob.acc)
-        return r
-
-    def _num(self, p):
-        # the value of a single numeric resource (instance) at p, else None
-        if len(p) < 3:
-            return None
-        o = self.c.engine.exists(p)
-        t = o.res(p[2])
-        if t[_R_TYPE] not in _NUM or t[_R_MULTI] and len(p) < 4:
-            return None
-        v = o.read(p[1], p[2])
-        return v[p[3]] if len(p) == 4 else v
-
-    def _end(self, f):
-        # end the observations f(o) is true for, with their stored notifications
-        self.obs = [o for o in self.obs if not f(o)]
-        self.pend = [p for p in self.pend if not f(p[_P_OBS])]
-
-    def cancel(self, srv, token):
-        self._end(lambda o: o.srv is srv and o.token == token)
-
-    def drop(self, srv):
-        # De-register / re-Register / unbootstrap: the server's observations go
-        self._end(lambda o: o.srv is srv)
-
-    def changed(self, path):
-        if path[0] == 1:
-            self.stale()       # Server pmin/pmax defaults
-        for ob in self.obs:
-            for p in ob.paths:
-                if _under(path, p) or _under(p, path):
-                    self._change(ob, p)
-                    break
-
+class _Notify:
+    # notifying: when an observation is due, its notification, stored ones
+    # (Reporter's base: two class dicts of at most 12 entries, two tables of
+    # 96 B, rather than one of 184 B made when the module is first imported,
+    # on a heap fragmented by then)
     def _change(self, ob, p):
         a = _att(self, ob) if p is ob.paths[0] else self.eff(p, ob.srv)
         if ob.val is not None and ("gt" in a or "lt" in a or "st" in a):
             try:
-                new = self._num(p)
+                new = _num(self, p)
             except CoapError:
                 new = None
             old = ob.val
@@ -352,3 +260,100 @@ class Reporter:
             if a.get("epmax") and not ob.dirty:
                 d = _min(d, ob.eval + a["epmax"] * 1000)
         return d
+
+
+class Reporter(_Notify):
+    def __init__(self, client):
+        self.c = client
+        self.store_max = 1024   # bytes of stored notification payloads at most
+        self.coalesce_ms = 0    # wake-up coalescing horizon (0: off), see step()
+        self.dropped = 0        # stored notifications dropped because the store was full
+        self.obs = []
+        self.dfl = {}           # ssid -> the Server's defaults {pmin, pmax}, shared
+        self.attrs = {}         # (ssid, path) -> {name: value}
+        self.sends = []         # (paths, fmt) queued until registered
+        self.pend = []          # stored notifications, oldest first:
+        #                         [obs, seq, code, content-format, payload, ms]
+
+    # -- attributes (Write-Attributes: client/attrs.py) ----------------------
+    def eff(self, path, srv):
+        # effective attributes: Server defaults, then object, instance,
+        # resource, resource-instance levels (the deeper one wins). Read
+        # only: where no attribute applies, the Server's defaults (one dict
+        # per server, shared by its observations)
+        d = self.dfl.get(srv.ssid)
+        if d is None:
+            d = self.dfl[srv.ssid] = {"pmin": srv.res(SRV_PMIN, 0) or 0, "pmax": srv.res(SRV_PMAX, 0) or 0}
+        a = d
+        if self.attrs:
+            for n in range(1, len(path) + 1):
+                x = self.attrs.get((srv.ssid, path[:n]))
+                if x:
+                    for k in x:
+                        if k in _PERIODS or n >= 3:
+                            if a is d:
+                                a = dict(d)
+                            a[k] = x[k]
+        return a
+
+    def stale(self):
+        # attributes or Server defaults may have changed: made again when next used
+        self.dfl = {}
+        for ob in self.obs:
+            ob.a = None
+
+    # -- Observe -----------------------------------------------------------
+    def observe(self, m, path, srv, acc):
+        o = m.uint(OBSERVE)
+        self.cancel(srv, m.tok())
+        if o == 1:  # deregister: the same token (RFC 7641) or the same path
+            self._end(lambda x: x.srv is srv and len(x.paths) == 1 and x.paths[0] == path)
+            return self.c.engine.read(path, acc, srv, m)
+        # rendered into the request's reused response (no buffer of its own)
+        return self._start(Obs(srv, m.tok(), (path,), acc, False), m.reply(CONTENT))
+
+    def _start(self, ob, r=None):
+        r = self._render(ob, r)
+        if self.c.log is not quiet:
+            self.c.log("observe", pstr(ob.paths[0]))
+        self.obs.append(ob)
+        ob.last = ob.con = ob.eval = self.c.board.clock.ms()
+        return r.add(OBSERVE, ob.seq)
+
+    def _render(self, ob, r=None):
+        # the current representation of what ob watches (into r: written in
+        # place in the exchange's buffer)
+        e = self.c.engine
+        if ob.comp:
+            from client.composite import read
+            return read(self, ob.paths, ob.acc)
+        p = ob.paths[0]
+        v = _num(self, p)
+        if v is not None or ob.val is not None:
+            ob.val = v      # (else not set: the class default, no slot in ob's dict)
+        if r is None:
+            r = Msg(code=CONTENT)
+        r.code = CONTENT
+        e.render(r, p, ob.acc)
+        return r
+
+    def _end(self, f):
+        # end the observations f(o) is true for, with their stored notifications
+        self.obs = [o for o in self.obs if not f(o)]
+        self.pend = [p for p in self.pend if not f(p[_P_OBS])]
+
+    def cancel(self, srv, token):
+        self._end(lambda o: o.srv is srv and o.token == token)
+
+    def drop(self, srv):
+        # De-register / re-Register / unbootstrap: the server's observations go
+        self._end(lambda o: o.srv is srv)
+
+    def changed(self, path):
+        if path[0] == 1:
+            self.stale()       # Server pmin/pmax defaults
+        for ob in self.obs:
+            for p in ob.paths:
+                if _under(path, p) or _under(p, path):
+                    self._change(ob, p)
+                    break
