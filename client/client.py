@@ -167,7 +167,10 @@ class Client:
         for t in self.tasks[:] if self.tasks else ():
             t.step(now)
         if self.reporter:
-            self.reporter.step(now)
+            try:
+                self.reporter.step(now)
+            except MemoryError:     # a notification found no heap: it stays due
+                pass
         if self.local:
             self.local.step()
 

@@ -128,6 +128,9 @@ class _Notify:
         except CoapError as e:      # what was observed is gone: final 4.xx
             self.obs.remove(ob)
             return Msg(code=e.code)
+        except MemoryError:         # no heap to render it now: still due (the client's next step)
+            ob.dirty = True
+            raise
 
     def notify(self, ob, now):
         # rendered straight into the exchange's send buffer when it can go at once

@@ -211,3 +211,45 @@ tok, r = s.req(GET, "/3/0/0")
 print(r.code == 0x45, s.c.servers[0].registered(), s.srv.events[n:], "error" in logs)
 """)
     assert out.split("\n")[-5:-1] == ["True", "True 1", "True b'7'", "True True [] False"], out
+
+
+def test_out_of_memory_notification_goes_at_a_later_step(mp):
+    # a MemoryError while rendering a notification (the observed value's read):
+    # the client's step carries on, the change stays due and is notified next
+    out = mp("""
+import sys
+sys.path.append("tools/targets")
+from memsession import Session, key
+from client.model import Obj
+from client.codes import GET, OBSERVE, R, INT
+
+class Boom(Obj):
+    ID = 32770
+    MULTI = False
+    RES = ((0, R, INT, 0, 0),)
+    oom = 0
+
+    def defaults(self, iid):
+        return {0: 7}
+
+    def read(self, iid, rid):
+        if Boom.oom:
+            Boom.oom -= 1
+            raise MemoryError
+        return Obj.read(self, iid, rid)
+
+s = Session(num=Boom)
+print(s.wait_event("register"))
+tok, r = s.req(GET, "/32770/0/0", [(OBSERVE, 0)])
+s.srv.notes[key(tok)] = None
+print(r.code == 0x45, bytes(r.payload))
+o = s.c.objs[32770]
+o.inst[0][0] = 8
+Boom.oom = 1
+s.c.changed((32770, 0, 0))
+s.c.step()                      # the notification's read fails: nothing sent, no crash
+print(Boom.oom, s.srv.notes[key(tok)])
+s.run(1000)                     # a later step sends it
+print(s.srv.notes[key(tok)], s.c.servers[0].registered())
+""")
+    assert out.split("\n")[-5:-1] == ["True", "True b'7'", "0 None", "b'8' True"], out
