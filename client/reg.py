@@ -333,18 +333,23 @@ class Server:
             self._tls()
         if self.ex:
             self.ex.step()
-        if self.state in (IDLE, WAIT) and now >= self.due:
-            self.register()
-        elif self.state == OK and now >= self.due and self.c.board.radio:
-            if not self.connect():
-                self._failed(None)
-            elif not (self.fresh and self._hs()):
-                self.update()
-        elif self.state == OFF and self.due and now >= self.due:
-            self.register()
-        elif self.state == REG and self.asked and now >= self.asked:
-            self.asked = 0
-            self.c.log("no answer from %s yet, retransmitting" % self.uri)
+        st = self.state
+        try:
+            if st in (IDLE, WAIT) and now >= self.due:
+                self.register()
+            elif st == OK and now >= self.due and self.c.board.radio:
+                if not self.connect():
+                    self._failed(None)
+                elif not (self.fresh and self._hs()):
+                    self.update()
+            elif st == OFF and self.due and now >= self.due:
+                self.register()
+            elif st == REG and self.asked and now >= self.asked:
+                self.asked = 0
+                self.c.log("no answer from %s yet, retransmitting" % self.uri)
+        except MemoryError:     # the message could not be made (it is sent last): again in a second
+            self.state = st if st in (OK, REG) else WAIT
+            self.due = now + 1000
 
     def deadline(self):
         # (radio off: the deadlines as they are, one wakes the radio and the

@@ -253,3 +253,31 @@ s.run(1000)                     # a later step sends it
 print(s.srv.notes[key(tok)], s.c.servers[0].registered())
 """)
     assert out.split("\n")[-5:-1] == ["True", "True b'7'", "0 None", "b'8' True"], out
+
+
+def test_out_of_memory_update_is_tried_again(mp):
+    # a MemoryError while making the Update (its object list): the client's
+    # step carries on, still registered, and the Update goes a second later
+    out = mp("""
+import sys
+sys.path.append("tools/targets")
+from memsession import Session
+from client import reg
+from client.codes import POST
+s = Session()
+print(s.wait_event("register"))
+_links = reg.links_into
+fail = [1]
+def links(e, buf=None):
+    if fail[0]:
+        fail[0] -= 1
+        raise MemoryError
+    return _links(e, buf)
+reg.links_into = links
+n = len(s.srv.events)
+tok, r = s.req(POST, "/1/0/8")          # Registration Update Trigger
+srv = s.c.servers[0]
+print(r.code == 0x44, fail[0], srv.registered(), s.srv.events[n:])
+print(s.wait_event("update", n, 5000), srv.registered())
+""")
+    assert out.split("\n")[-4:-1] == ["True", "True 0 True []", "True True"], out
