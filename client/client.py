@@ -299,6 +299,9 @@ class Client:
                 for s in self.servers:
                     s.deregister(reg.OFF)
             while any(s.is_in(st) for s in self.servers) and self.board.clock.ms() < end:
+                for s in self.servers:
+                    if st != reg.DEREG and s.is_in(st) and s.ex and not s.ex.busy():
+                        s.lost()    # its answer came, the interrupt took the rest
                 try:
                     self.step()
                 except Exception:   # after a fatal error: the part that failed must not stop the De-register

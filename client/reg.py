@@ -172,6 +172,7 @@ class Server:
             return
         self.ex.cancel()
         self.fresh = self.wake = False
+        self.loc = None     # set by this Register's answer only (see lost())
         q, s = self._query(True)
         buf, n = links_into(self.c.engine, getattr(self.ex, "tx", None))     # the send buffer as scratch
         links = bytes(memoryview(buf)[:n])     # kept: an Update compares its own with it
@@ -366,6 +367,16 @@ class Server:
         elif self.state == REG and self.asked and (d is None or self.asked < d):
             d = self.asked      # the "no answer yet" line
         return d
+
+    def lost(self):
+        # a Ctrl-C inside the handling of a Register/Update answer (client.stop):
+        # nothing is outstanding but the state says "sent". An Update's
+        # registration stands, as does a Register's whose location was taken;
+        # else the Register goes again (the server may have it: asked anew)
+        if self.state == UPD or self.loc:
+            self._registered()
+        else:
+            self.register()
 
     def registered(self):
         return self.state in (OK, UPD)
