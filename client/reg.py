@@ -41,17 +41,17 @@ def parse_uri(uri):
 
 
 class Server:
-    # one LwM2M server account: its transport, exchange and registration
+    # one LwM2M server account: its transport, exchange and registration. The defaults are
+    # class attributes (an instance's dict holds what was set on it)
     grant = None    # (a local peer's access check: client/local.py; none here)
-    # the defaults (class attributes: an instance's dict holds what was set)
-    asked = 0       # when to say a Register is not answered yet (0: said)
     state = IDLE
-    due = 0         # ms: next registration action
+    # ms: when to say a Register is not answered yet (0: said), the next registration action
+    asked = due = 0
     fails = rejects = 0     # failed attempts; Updates refused in a row (4.xx/5.xx)
-    loc = ex = None
-    sent = None     # (lifetime, binding, links) last told to the server
-    wake = False    # queue mode: asleep, or back and the Update not done yet
-    fresh = False   # a new transport since registering: DTLS handshake first
+    loc = ex = sent = None  # sent: (lifetime, binding, links) last told to the server
+    # wake: queue mode, asleep or back and the Update not done yet; fresh: a new
+    # transport since registering (DTLS handshake first)
+    wake = fresh = False
     lport = 0       # local UDP port, the same after a deep sleep
     up = True       # the board's link, as last seen (see link())
 
@@ -111,11 +111,10 @@ class Server:
             self.ex = None
 
     def _tls(self):
-        # the DTLS state of this account's transport: None (plain or fine),
-        # else the handshake / session failed. Transport spec §5.2.9: alerts
-        # marked "Fail" (certificates, unknown PSK identity) skip the retries
-        # and go to the sequence delay (and bootstrap if so configured);
-        # the others are retried with the usual back-off.
+        # the DTLS state of this account's transport: None (plain or fine), else the handshake /
+        # session failed. Transport spec §5.2.9: alerts marked "Fail" (certificates, unknown PSK
+        # identity) skip the retries and go to the sequence delay (and bootstrap if so
+        # configured); the others are retried with the usual back-off.
         tr = self.ex.tr
         err = getattr(tr, "error", None)
         if not err:
@@ -207,8 +206,7 @@ class Server:
         # back-off: Communication Retry Timer * 2^n, then the sequence delay
         self.fails += 1
         self.state = WAIT
-        tries = self.res(SRV_RETRY_COUNT, 5)
-        if self.fails <= tries:
+        if self.fails <= self.res(SRV_RETRY_COUNT, 5):
             d = self.res(SRV_RETRY_TIMER, 60) << (self.fails - 1)
         else:
             d = self.res(SRV_SEQ_DELAY, 86400)
@@ -245,17 +243,14 @@ class Server:
 
         def done(r):
             if r and r.code == CHANGED:
-                self.wake = False
-                self.rejects = 0
-                self.sent = s + (links,)
+                self.wake, self.rejects, self.sent = False, 0, s + (links,)
                 self._registered()
                 self.c.log("updated")
                 if self.c.on_update:
                     self.c.on_update(self)
             elif r and r.code >= 128:
-                # the registration is gone (4.04) or the Update refused: Register
-                # again, at once the first time, after the back-off when the
-                # new registration's Updates are refused as well
+                # the registration is gone (4.04) or the Update refused: Register again, at once
+                # the first time, after the back-off when the new registration's are refused too
                 self.c.log("update rejected, register again")
                 self.rejects += 1
                 if self.rejects > 1:
@@ -296,10 +291,9 @@ class Server:
             self.due = 0
 
     def _hs(self):
-        # a new DTLS transport while registered (after a deep sleep): finish the
-        # handshake before the Update. An abbreviated handshake or a saved
-        # connection keeps the registration; a full one means Register again
-        # (transport spec §6.4.3). True while the handshake is under way.
+        # a new DTLS transport while registered (after a deep sleep): finish the handshake before
+        # the Update. An abbreviated handshake or a saved connection keeps the registration; a
+        # full one means Register again (transport spec §6.4.3). True while it is under way.
         tr = self.ex.tr
         if not hasattr(tr, "phase"):    # not DTLS
             self.fresh = False
@@ -314,10 +308,9 @@ class Server:
         return self.fresh
 
     def link(self):
-        # the board's link (Wi-Fi...) as a scheduler input: while it is down
-        # nothing is sent and no timer of this account runs (a CON in flight
-        # or queued waits); going down is like a queue-mode sleep (notifications
-        # are stored), coming back sends an Update first (a new address)
+        # the board's link (Wi-Fi...) as a scheduler input: while it is down nothing is sent and no
+        # timer of this account runs (a CON in flight or queued waits); going down is like a
+        # queue-mode sleep (notifications are stored), coming back sends an Update first (a new address)
         up = getattr(self.c.board, "online", True)
         if up != self.up:
             self.up = up
@@ -349,13 +342,11 @@ class Server:
                 self.asked = 0
                 self.c.log("no answer from %s yet, retransmitting" % self.uri)
         except MemoryError:     # the message could not be made (it is sent last): again in a second
-            self.state = st if st in (OK, REG) else WAIT
-            self.due = now + 1000
+            self.state, self.due = st if st in (OK, REG) else WAIT, now + 1000
 
     def deadline(self):
-        # (radio off: the deadlines as they are, one wakes the radio and the
-        # board brings the link up; radio on and no link: the board's wait
-        # returns when it is back)
+        # (radio off: the deadlines as they are, one wakes the radio and the board brings
+        # the link up; radio on and no link: the board's wait returns when it is back)
         if self.paused() or self.c.board.radio and not self.link():
             return None
         d = self.ex.deadline() if self.ex else None
@@ -399,8 +390,8 @@ class Server:
         self.connect(saved)
 
     def ready(self):
-        # may notify / Send: registered, and after a wake-up only once the
-        # Update went through (the server learns first that we are back)
+        # may notify / Send: registered, after a wake-up only once the Update went through (the
+        # server learns first that we are back)
         return self.state in (OK, UPD) and not self.wake
 
     def queue(self):
