@@ -7,8 +7,9 @@ arrived together are both served (nothing is lost to the join). A record cut
 short by the buffer's end is dropped, as a lost datagram would be."""
 
 CODE = r"""
-from client.dtls import Dtls
-from client.dtlsrec import Records
+import sys
+sys.path.append("tools/bench")
+from dtlspair import pair
 
 class Wire:
     # what the peer "sent" waits here; recv(b) copies all of it at once, as
@@ -30,12 +31,7 @@ class Wire:
         return None
 
 w = Wire()
-d = Dtls(w, "id", b"k", lambda: 0, cid=True)
-keys = [bytes(range(16)), bytes(range(16, 32)), b"\x01\x02\x03\x04", b"\x05\x06\x07\x08"]
-d.load([None, 0xC0A8] + keys + [7, -1, 0, b"\xc1\xd2"])
-p = Records(None)
-p.keys(0xC0A8, keys[1], keys[0], keys[3], keys[2])
-p.wep = p.rep = 1
+d, p = pair(w)      # an established CCM_8 session and the peer's record layer
 
 def peer(msg):
     k = p.seal(23, msg, 0, len(msg), 1)

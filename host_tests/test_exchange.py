@@ -169,23 +169,16 @@ print("sep", res, r.t, r.code, r.mid == 0x5555)
     assert lines[4] == "sep [68] 2 0 True"
 
 
-def test_out_of_memory_request_gets_5_03_and_the_client_carries_on(mp):
-    # a MemoryError while serving a request (injected by an object's read):
-    # 5.03 Service Unavailable, allocated from nothing (the exchange's reused
-    # response), not logged as a bug, not kept for de-duplication (the same
-    # CON again is served anew); the client stays registered and serves on
-    out = mp("""
-import sys
-sys.path.append("tools/targets")
-from memsession import Session
+# an object whose read raises MemoryError while Boom.oom > 0 (counted down)
+BOOM = """
 from client.model import Obj
-from client.codes import GET, R, INT
+from client.codes import R, INT
 
 class Boom(Obj):
     ID = 32770
     MULTI = False
     RES = ((0, R, INT, 0, 0),)
-    oom = 1
+    oom = 0
 
     def defaults(self, iid):
         return {0: 7}
@@ -195,6 +188,21 @@ class Boom(Obj):
             Boom.oom -= 1
             raise MemoryError
         return Obj.read(self, iid, rid)
+
+"""
+
+
+def test_out_of_memory_request_gets_5_03_and_the_client_carries_on(mp):
+    # a MemoryError while serving a request (injected by an object's read):
+    # 5.03 Service Unavailable, allocated from nothing (the exchange's reused
+    # response), not logged as a bug, not kept for de-duplication (the same
+    # CON again is served anew); the client stays registered and serves on
+    out = mp("""
+import sys
+sys.path.append("tools/targets")
+from memsession import Session
+from client.codes import GET
+""" + BOOM + """Boom.oom = 1
 
 s = Session(num=Boom)
 logs = []
@@ -220,23 +228,8 @@ def test_out_of_memory_notification_goes_at_a_later_step(mp):
 import sys
 sys.path.append("tools/targets")
 from memsession import Session, key
-from client.model import Obj
-from client.codes import GET, OBSERVE, R, INT
-
-class Boom(Obj):
-    ID = 32770
-    MULTI = False
-    RES = ((0, R, INT, 0, 0),)
-    oom = 0
-
-    def defaults(self, iid):
-        return {0: 7}
-
-    def read(self, iid, rid):
-        if Boom.oom:
-            Boom.oom -= 1
-            raise MemoryError
-        return Obj.read(self, iid, rid)
+from client.codes import GET, OBSERVE
+""" + BOOM + """
 
 s = Session(num=Boom)
 print(s.wait_event("register"))

@@ -10,26 +10,13 @@ away, and its database keeps what it decoded), Read of a resource and of
 instances in TLV, Write in TLV (and a refused out-of-range Write, the value
 unchanged), Execute (an Update follows), Discover, Write-Attributes, Observe
 with notifications decoded by the peer, cancel, De-register."""
-import os
-import sys
 import time
 
 import pytest
 
 from devclient import DevClient
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools", "peers"))
-import nodepeer  # noqa: E402
-
-APP = "host_tests.apps.sensorapp"     # /3303/0/5700 changes every 30 s of client time
-
-
-@pytest.fixture(scope="module")
-def peer_installed():
-    why = nodepeer.missing()
-    if why:
-        pytest.skip(why)
-    nodepeer.ensure()
+from test_peers import APP, nodepeer, peer_installed  # noqa: F401 (a fixture)
 
 
 @pytest.fixture
