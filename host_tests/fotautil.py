@@ -74,8 +74,10 @@ def update(srv, c, ep, timeout=30):
     read after that Update."""
     n = len(srv.events)
     assert srv.execute(ep, "/5/0/2").code == "2.04"
-    srv.wait_event("register", ep, timeout=timeout, after=n)
-    srv.wait_event("update", ep, timeout=timeout, after=n)
+    reg = srv.wait_event("register", ep, timeout=timeout, after=n)
+    # the Update that follows that Register (the old process may have sent
+    # one of its own before it went down: not the one that tells the outcome)
+    srv.wait_event("update", ep, timeout=timeout, after=next(i for i in range(len(srv.events) - 1, -1, -1) if srv.events[i] is reg) + 1)
     assert c.restarts == 1
     return fw(srv, ep)
 
