@@ -12,7 +12,7 @@ from micropython import const
 from client.ids import SRV_BS_ON_FAIL
 from client.coap import Msg
 from client.exchange import Exchange
-from client.codes import (BAD_REQUEST, CON, POST, CHANGED, INTERNAL_SERVER_ERROR, URI_PATH,
+from client.codes import (BAD_REQUEST, FORBIDDEN, CON, POST, CHANGED, INTERNAL_SERVER_ERROR, URI_PATH,
                           URI_QUERY, CoapError, cstr)
 
 _IDLE = const(0)    # not bootstrapping
@@ -172,7 +172,10 @@ class Bootstrap:
     # -- handler interface of the Exchange ----------------------------------
     def request(self, m):
         if self.state not in (_REQ, _SERVE):
-            return None         # not bootstrapping: ignored
+            # not bootstrapping (a session this client gave up, or after
+            # Finish): refused at once, never left to be retransmitted (the
+            # server's next requests would wait behind it, NSTART 1)
+            return Msg(code=FORBIDDEN)
         self._heard()
         try:
             return _ops().serve(self, m)

@@ -6,6 +6,7 @@ store; corrupted store; server-initiated bootstrap; bootstrap on
 registration failure; hold-off, back-off, account timeout; several servers
 and Disable; secrets. Waiting happens on the virtual clock."""
 import ast
+import asyncio
 
 import pytest
 
@@ -198,16 +199,48 @@ def test_bootstrap_operations(tmp_path, dm, bs):
         assert bs.finish(ep).code == "2.04"
         reg = registered(dm, c, ep)
         assert reg.lifetime == 77
-        # Last Bootstrapped is set; after Finish the bootstrap server is ignored
+        # Last Bootstrapped is set; after Finish the bootstrap server's
+        # requests are refused (at once: not left to be retransmitted)
         assert int(dm.read(ep, "/1/0/12").payload) > 1700000000
-        with pytest.raises(TimeoutError):
-            bs.read(ep, "/2", timeout=0.8)
+        assert bs.read(ep, "/2", timeout=5).code == "4.03"
     finally:
         c.interrupt()
 
 
 # ---------------------------------------------------------------------------
 # server-initiated bootstrap, inconsistent configuration
+
+
+class StallingBootstrapServer(BootstrapServer):
+    """Goes quiet once, before the first write of the first session, for
+    longer than the client's virtual clock waits for a server to speak."""
+    stalled = False
+
+    async def _arequest(self, ep, method, path, *a):
+        if method == "PUT" and not self.stalled:
+            self.stalled = True
+            await asyncio.sleep(0.5)
+        return await super()._arequest(ep, method, path, *a)
+
+
+def test_server_silent_mid_session_then_a_new_session(tmp_path, dm):
+    """The client gives up on a bootstrap server that stops talking
+    (EXCHANGE_LIFETIME on its clock), refuses that session's late requests
+    with 4.03 at once, and bootstraps in the next session it requests; the
+    server drops the session the client left."""
+    ep = "bs-stall"
+    with StallingBootstrapServer(port=0) as bs:
+        bs.configs[ep] = config((dm.port, 1, {"lifetime": 120}))
+        factory(tmp_path, bs.port)
+        c = start(tmp_path, ep, "virtual")
+        try:
+            assert bs.wait_finished(ep, timeout=20)["code"] == "2.04"
+            registered(dm, c, ep)
+            c.wait_line("bootstrap failed no answer")
+            assert len(kinds(bs, "bootstrap-request", ep)) == 2
+            assert len(kinds(bs, "bootstrap-finish", ep)) == 1
+        finally:
+            c.kill()
 
 
 def test_server_initiated_bootstrap(tmp_path, dm, bs):

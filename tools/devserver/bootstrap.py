@@ -45,6 +45,10 @@ __all__ = ["BootstrapServer", "tlv_of", "main"]
 TLV = 11542
 
 
+class _Dropped(Exception):
+    pass
+
+
 def tlv_of(res):
     """TLV payload of one instance's resources {rid: value | {riid: value}}."""
     out = b""
@@ -75,6 +79,7 @@ class BootstrapServer(Server):
     def __init__(self, host="127.0.0.1", port=0, configs=None, log=None, name="bootstrap"):
         super().__init__(host, port, log=log, name=name)
         self.configs = dict(check_configs(configs or {}))
+        self._sessions = {}     # ep -> the provisioning task running for it
 
     # -- the Bootstrap-Request ---------------------------------------------
     async def _handle(self, request):
@@ -99,8 +104,14 @@ class BootstrapServer(Server):
             self._regs[ep] = reg
         self._event("bootstrap-request", ep, pct=q.get("pct"), addr=reg.addr)
         self._log("bootstrap request ep=%s pct=%s from %s:%d" % ((ep, q.get("pct")) + reg.addr))
+        # a new Bootstrap-Request ends the session running for ep (the client
+        # gave up on it: its timeout, a reboot): one session per client
+        old = self._sessions.pop(ep, None)
+        if old and not old.done():
+            old.cancel()
+            self._log("bootstrap of ep=%s: superseded by a new request" % ep)
         if not cfg.get("manual"):
-            self._loop.create_task(self._provision(ep, cfg))
+            self._sessions[ep] = self._loop.create_task(self._provision(ep, cfg))
         return Message(code=Code.CHANGED)
 
     async def _provision(self, ep, cfg):
@@ -109,6 +120,8 @@ class BootstrapServer(Server):
         async def op(method, path, payload=b"", ct=None, accept=None):
             r = await self._arequest(ep, method, path, payload, ct, accept, (), None, True)
             ops.append((method, path, r.code))
+            if r.code == "4.03":    # the client is not bootstrapping (it gave up
+                raise _Dropped()    # on this session): a new request will come
             return r
         try:
             await asyncio.sleep(0)      # the 2.04 to the request goes first
@@ -124,6 +137,9 @@ class BootstrapServer(Server):
                 await op("PUT", path, tlv_of({rid: v}), TLV)
             r = await op("POST", "/bs")
             result = {"code": r.code, "ops": ops}
+        except _Dropped:
+            self._log("bootstrap of ep=%s: the client left the session" % ep)
+            return
         except Exception as e:  # noqa: BLE001 - reported to the waiter
             result = {"code": None, "error": "%s: %s" % (type(e).__name__, e), "ops": ops}
         self._event("bootstrap-finish", ep, **result)
