@@ -343,6 +343,7 @@ class Server:
                 self.c.log("no answer from %s yet, retransmitting" % self.uri)
         except MemoryError:     # the message could not be made (it is sent last): again in a second
             self.state, self.due = st if st in (OK, REG) else WAIT, now + 1000
+            self.c.log("out of memory", self.uri)   # said, never a silent loop
 
     def deadline(self):
         # (radio off: the deadlines as they are, one wakes the radio and the board brings

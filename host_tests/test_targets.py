@@ -12,6 +12,7 @@ import json
 import math
 import os
 import struct
+import subprocess
 import sys
 
 import pytest
@@ -387,6 +388,21 @@ def test_unix32_e2e_session_dtls_psk():
     ok, out = bt.dtls_session(timeout=20)
     assert ok, out
     assert "deregistered" in out and "Traceback" not in out
+
+
+def test_unix32_e2e_session_dtls_psk_from_romfs():
+    """The .mpy files in a ROMFS image (mpremote's writer, as `mpremote romfs
+    build` makes it for a board's partition), mounted as a board mounts it and
+    run in place: imported from /rom, in less heap than loaded into RAM."""
+    need("multilib")
+    ok, out = bt.dtls_session(timeout=20, romfs=True, heap=96 * 1024)
+    assert ok, out
+    assert "deregistered" in out and "Traceback" not in out
+    p = subprocess.run([vb.unix32(), "-c", bt.ROMFS_PRE % bt.romfs_image()
+                        + "import client.engine\nprint(client.engine.__file__)"],
+                       capture_output=True, text=True, timeout=30, cwd=ROOT,
+                       env=dict(os.environ, MICROPYPATH=".frozen"))
+    assert p.stdout.strip() == "/rom/client/engine.mpy", p.stdout + p.stderr
 
 
 # the project's own suites that run device code, on the 32-bit runtime

@@ -4,6 +4,9 @@
   session over DTLS-PSK (register, reads, write, 10 observations + a notify,
   execute, discover, de-register) completes on the 32-bit unix build, the
   client loaded from .mpy (compiled by the snapshot's own mpy-cross);
+- min_heap_32_romfs_kb: the same with the .mpy in a ROMFS image run in place
+  (cmods/romimg stands in for the memory-mapped partition);
+- min_heap_32_frozen_kb: the same with the code frozen into the build;
 - qemu_min_heap_kb: the same session in memory (tools/targets/memsession.py)
   frozen into the Cortex-M3 (MPS2_AN385) firmware under qemu-system-arm;
 - frozen_flash_kb: flash taken by the frozen device code in that firmware.
@@ -52,17 +55,44 @@ def compile_mpy():
     return out
 
 
-class Client32:
-    """firmware/main.py on the 32-bit unix build, from .mpy (compile_mpy), heap in bytes."""
+def romfs_image():
+    """The .mpy tree of compile_mpy as a ROMFS image (mpremote's writer, as
+    `mpremote romfs build` makes it for a board's ROMFS partition)."""
+    src = compile_mpy()
+    img = src + ".romfs"
+    if not os.path.exists(img):
+        import contextlib
+        import io
+        from mpremote.commands import make_romfs
+        with contextlib.redirect_stdout(io.StringIO()):     # (it prints the tree)
+            data = make_romfs(src, mpy_cross=False)
+        with open(img + ".tmp%d" % os.getpid(), "wb") as f:
+            f.write(data)
+        os.rename(img + ".tmp%d" % os.getpid(), img)
+    return img
 
-    def __init__(self, uri, ep, *args, heap=None, mpy=True, frozen=False):
+
+# the ROMFS image mounted as a board mounts its partition: the image in
+# memory outside the GC heap (cmods/romimg), its .mpy files run in place
+ROMFS_PRE = ("import sys, vfs, romimg\nvfs.mount(vfs.VfsRom(romimg.load(%r)), '/rom')\n"
+             "sys.path.insert(0, '/rom')\n")
+
+
+class Client32:
+    """firmware/main.py on the 32-bit unix build, from .mpy (compile_mpy), heap
+    in bytes; frozen: the code frozen in; romfs: the .mpy in a ROMFS image."""
+
+    def __init__(self, uri, ep, *args, heap=None, mpy=True, frozen=False, romfs=False):
         argv = ["--server", uri, "--endpoint", ep, "--clock", "real"] + list(args)
         cmd = [build.unix32(frozen)]
         if heap:
             cmd += ["-X", "heapsize=%d" % heap]
         pre = "import sys\nsys.path.remove('')\n" if mpy else ""
+        if romfs:
+            pre += ROMFS_PRE % romfs_image()
         cmd += ["-c", pre + "from firmware import main\nmain.main(%r)" % argv]
-        env = dict(os.environ, MICROPYPATH=".frozen" if frozen else ".frozen:" + (compile_mpy() if mpy else build.SRC))
+        path = ".frozen" if frozen or romfs else ".frozen:" + (compile_mpy() if mpy else build.SRC)
+        env = dict(os.environ, MICROPYPATH=path)
         self.out = tempfile.TemporaryFile("w+")
         self.p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.out,
                                   stderr=subprocess.STDOUT, text=True)
@@ -80,14 +110,16 @@ class Client32:
         return self.out.read()
 
 
-def dtls_session(heap=None, mpy=True, timeout=10, formats=(11542, 110, 112), frozen=False):
+def dtls_session(heap=None, mpy=True, timeout=10, formats=(11542, 110, 112), frozen=False, romfs=False):
     """The full DTLS-PSK session on the 32-bit build; (ok, client output).
-    frozen: the device code frozen into the build (no .mpy loaded)."""
+    frozen: the device code frozen into the build (no .mpy loaded); romfs:
+    the .mpy run in place from a ROMFS image."""
     from devserver.dtls_front import DtlsFront
     from lwm2m_server import Server
     with Server(port=0) as srv, DtlsFront(("127.0.0.1", srv.port), {"dev1": KEY}) as f:
         c = Client32("coaps://127.0.0.1:%d" % f.addr[1], "t32", "--lifetime", "300",
-                     "--psk-identity", "dev1", "--psk-key", KEY.hex(), heap=heap, mpy=mpy, frozen=frozen)
+                     "--psk-identity", "dev1", "--psk-key", KEY.hex(), heap=heap, mpy=mpy, frozen=frozen,
+                     romfs=romfs)
         out = ""
         try:
             ok = run_session(srv, "t32", timeout, c.p, formats)
@@ -258,6 +290,12 @@ def _measure(res):
     # DM operations in the server's default format (TLV), as the 64-bit figures
     h = min_heap(lambda n: _all3(n, False), 16 * 1024, 256 * 1024, 1024, 2)
     res["min_heap_32_kb"] = h and h // 1024
+    # the .mpy in a ROMFS image, run in place (a firmware with a ROMFS
+    # partition, `mpremote romfs deploy`): the bytecode stays in flash, the
+    # functions' and modules' tables are made in the heap
+    h = min_heap(lambda n: all(dtls_session(n, formats=(11542,), romfs=True)[0] for _ in range(3)),
+                 16 * 1024, 256 * 1024, 1024, 2)
+    res["min_heap_32_romfs_kb"] = h and h // 1024
     # the same with the device code frozen into the firmware (FROZEN_MANIFEST,
     # as firmware/manifest.py does for ESP32): code in flash, not in the heap
     h = min_heap(lambda n: _all3(n, True), 8 * 1024, 160 * 1024, 1024, 2)
