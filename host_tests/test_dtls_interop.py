@@ -441,12 +441,12 @@ def test_cert_early_connected_goes_back(mp, pki):
     # "hello" with the data queued, and sends it once the handshake is over
     with SServer(pki, "self") as srv:
         r = result(mp(cert_client(pki, srv.port, extra="""
-d.start()
-d._ccs = d._fin = 1       # as if the server's CCS + Finished had been seen
-d.send(b'early\\n')        # hello: queued
-rx, t.recv = t.recv, lambda: None   # nothing from the server yet (under load it
-d.recv()                  # could finish the real handshake here): the wire says
-t.recv = rx               # connected, mbedTLS is not: back to hello
+rx, t.recv = t.recv, lambda *a: None   # nothing from the server until the check
+d.start()                 # (under load its flights could finish the real
+d._ccs = d._fin = 1       # handshake in any of these steps): as if the server's
+d.send(b'early\\n')        # CCS + Finished had been seen; hello: queued
+d.recv()                  # the wire says connected, mbedTLS is not: back to hello
+t.recv = rx
 print('state0=%s %d' % (d.state, len(d._q)))
 drive(d)
 print('state=%s %s' % (d.state, d.error))
