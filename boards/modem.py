@@ -239,6 +239,11 @@ class Modem:
         self.cmt = False        # the next line is a +CMT PDU
 
     def send(self, cmd):
+        # a raw payload still "on its way" when the next command goes out is
+        # noise (a real one ends before its command's OK): dropped, or it
+        # would swallow the answers that follow
+        if self.buf.lstrip().startswith(_RAW):
+            self.buf = b""
         self.cmd = cmd
         self.lines = []
         self.res = None
