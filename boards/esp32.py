@@ -251,7 +251,7 @@ class Board(Unix):
                 self.online = was = False
             t = min(left, self.slice if self.radio else self.nap)
             if self.radio and self.online:
-                if self.poll.poll(t):
+                if self.input(self.poll.poll(t)):
                     return
             elif not self.radio and t >= self.light:
                 machine.lightsleep(t)

@@ -41,7 +41,7 @@ class VirtualBoard(Board):
         ms = int(ms)
         if ms <= 0:
             return
-        if self.open and self.poll.poll(min(ms, self.slice)):
+        if self.open and self.input(self.poll.poll(min(ms, self.slice))):
             self.clock.now += 1     # something arrived: time barely moves
             return
         self.clock.now += ms

@@ -3,7 +3,8 @@ socket's readinto is a stream read: non-blocking, it joins every datagram
 waiting into the buffer, so a server request that arrived together with the
 2.01 of the Register made one garbled message: a 4.02 and a Register never
 answered.)"""
-from devclient import MP_PEER_SOCKET
+
+from devclient import MP_PEER_SOCKET, free_port
 
 CODE = r"""
 import socket, os, time
@@ -41,3 +42,33 @@ def test_two_datagrams_in_one_step(mp):
         out = mp(CODE.replace("PEER", MP_PEER_SOCKET).replace("ORDER", repr(order))).strip().splitlines()[-1]
         assert out.startswith("True [(69, b'lwm2m-mpy')]"), (order, out)
         assert "registered" in out and "read" in out
+
+
+def test_icmp_error_of_a_socket_nobody_reads_is_no_busy_loop(mp):
+    # a send to a port nobody listens on leaves an error on the connected UDP
+    # socket (ICMP port unreachable). While its account is paused (bootstrap)
+    # nobody reads that socket, and poll reported the error at once on every
+    # wait: a busy loop, and on the virtual clock time crawling 1 ms a wait
+    # (the stress run's hung Ctrl-C: stop() waited 5 s of client time)
+    out = mp(r'''
+import time
+from boards.unix import Board
+from boards.virtual import VirtualBoard
+b = VirtualBoard("/tmp")
+t = b.udp("127.0.0.1", PORT)
+t.send(b"x")
+time.sleep_ms(20)
+for _ in range(3):
+    b.wait(1000)
+print("virtual", b.clock.now)
+u = Board("/tmp")
+t = u.udp("127.0.0.1", PORT)
+t.send(b"x")
+time.sleep_ms(20)
+a = time.ticks_ms()
+for _ in range(3):
+    u.wait(50)
+print("unix", time.ticks_diff(time.ticks_ms(), a) >= 100)
+'''.replace("PORT", str(free_port())))
+    assert "virtual 3000" in out and "unix True" in out, out
+
