@@ -254,10 +254,10 @@ def module_costs(frozen=False):
     return {k: int(v) for k, v in (x.split() for x in p.stdout.splitlines())}
 
 
-def _all3(heap, frozen):
+def _all3(heap, frozen, romfs=False):
     # the real clock and sockets make a run near the limit vary (when the GC
     # runs, a retransmission): a heap counts when three runs in a row pass
-    return all(dtls_session(heap, formats=(11542,), frozen=frozen)[0] for _ in range(3))
+    return all(dtls_session(heap, formats=(11542,), frozen=frozen, romfs=romfs)[0] for _ in range(3))
 
 
 def measure():
@@ -293,8 +293,7 @@ def _measure(res):
     # the .mpy in a ROMFS image, run in place (a firmware with a ROMFS
     # partition, `mpremote romfs deploy`): the bytecode stays in flash, the
     # functions' and modules' tables are made in the heap
-    h = min_heap(lambda n: all(dtls_session(n, formats=(11542,), romfs=True)[0] for _ in range(3)),
-                 16 * 1024, 256 * 1024, 1024, 2)
+    h = min_heap(lambda n: _all3(n, False, True), 16 * 1024, 256 * 1024, 1024, 2)
     res["min_heap_32_romfs_kb"] = h and h // 1024
     # the same with the device code frozen into the firmware (FROZEN_MANIFEST,
     # as firmware/manifest.py does for ESP32): code in flash, not in the heap
