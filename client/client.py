@@ -34,7 +34,7 @@ class Client:
             self.fmt = fmt
         self.alt = alt      # alternate path, e.g. "/alt" (transport spec §6.4.1)
         self.timers = []
-        self.tasks = []     # background jobs with step(now)/deadline()/busy() (a firmware download)
+        self.tasks = []     # background jobs with step(now)/deadline()/busy() [/error(e)] (a firmware download)
         self.objs = {}
         for o in objs:
             o.client = self
@@ -165,7 +165,13 @@ class Client:
         for s in self.servers:
             s.step(now)
         for t in self.tasks[:] if self.tasks else ():
-            t.step(now)
+            try:
+                t.step(now)
+            except Exception as e:  # a task with error(e) ends (a download: no heap, a bad
+                if not hasattr(t, "error"):     # answer), not the client; else fatal
+                    raise
+                self.log("task failed", repr(e))
+                t.error(e)
         if self.reporter:
             try:
                 self.reporter.step(now)

@@ -14,7 +14,8 @@ _TRIES = const(5)   # a block that times out this many times in a row: connectio
 _ACK_MS = const(2000)   # ACK_TIMEOUT, MAX_RETRANSMIT (RFC 7252 4.8)
 _RETX = const(4)
 _WAIT_MS = const(93000)     # a separate response: MAX_TRANSMIT_WAIT
-_LOST = const(4)    # Update Result (/5/0/5): connection lost
+_NO_RAM = const(3)  # Update Result (/5/0/5): out of RAM
+_LOST = const(4)    # connection lost
 _BAD_URI = const(7)     # invalid URI
 
 
@@ -27,7 +28,7 @@ class CoapDl:
         c = fw.client
         self.b = b = c.board
         p, _, q = uri.partition("://")[2].partition("/")[2].partition("?")
-        self.opts = [(URI_PATH, x) for x in p.split("/") if x] + [(URI_QUERY, x) for x in q.split("&") if x]
+        self.opts = (p.split("/"), q.split("&"))     # Uri-Path, Uri-Query
         srv = c.servers[0] if c.servers else None
         self.tr = c.transport(uri, srv.sec() if srv else {})    # coaps: the account's credentials
         r = b.random(2)
@@ -43,8 +44,12 @@ class CoapDl:
         self.mid = (self.mid + 1) & 0xFFFF
         self.tok = bytes(b.random(4))
         m = Msg(CON, GET, self.mid, self.tok)
-        for n, x in self.opts:
-            m.add(n, x)
+        n = URI_PATH
+        for o in self.opts:
+            for x in o:
+                if x:
+                    m.add(n, x)
+            n = URI_QUERY
         m.add(BLOCK2, num << 4 | szx)     # RFC 7959 2.2: NUM, M 0, SZX
         self.num = num
         t = _ACK_MS + b.random(1)[0] * _ACK_MS // 510
@@ -144,6 +149,10 @@ class CoapDl:
 
     def busy(self):
         return True
+
+    def error(self, e):
+        # step() raised: no heap for a datagram (Update Result 3), else 4
+        self.fw.fail(_NO_RAM if isinstance(e, MemoryError) else _LOST)
 
     def close(self):
         self.out = None

@@ -26,7 +26,6 @@ import json
 import os
 from binascii import hexlify, unhexlify
 from struct import unpack
-from objects.firmware import FILE
 from client.codes import BAD_REQUEST, CoapError
 
 _IDLE = const(0)
@@ -45,11 +44,11 @@ _SAVE_EVERY = const(8192)   # bytes between persisted offsets of a download (a s
 _HDR = const(44)            # fixed part of the package header
 _HDR_MAX = const(600)       # a package's size beyond its payload's: the header
 _MAGIC = b"LWF1"
+_FILE = "/fw.st"    # the record (objects/firmware.py FILE)
 
 
 class Up:
     def __init__(self, o):
-        self.o = o
         self.i = o.inst[0]
         self.rec = o.rec
         self.client = o.client
@@ -71,14 +70,17 @@ class Up:
     def set(self, s, res=None):
         i = self.i
         r = self.rec
-        ch = [3] if i[3] != s else []
+        a = i[3] != s
         i[3] = r["s"] = s
-        if res is not None and i[5] != res:
+        b = res is not None and i[5] != res
+        if b:
             i[5] = r["r"] = res
-            ch.append(5)
         self.save()
-        for rid in ch:
-            self.client.changed((5, 0, rid))
+        c = self.client.changed
+        if a:
+            c((5, 0, 3))
+        if b:
+            c((5, 0, 5))
 
     def save(self):
         # the record as JSON, atomically: a temporary file renamed over the
@@ -86,7 +88,7 @@ class Up:
         r = self.rec
         if self.on:
             r["o"] = self.saved = self.durable()
-        p = self.board.state + FILE
+        p = self.board.state + _FILE
         try:
             with open(p + ".tmp", "w") as f:
                 json.dump(r, f)
@@ -133,7 +135,7 @@ class Up:
 
     def fail(self, res):
         self.log("failed", res)
-        self.stop(res != _LOST)     # a lost connection: the partial download stays
+        self.stop(res not in (_LOST, _NO_RAM))     # lost connection, no heap: the partial download stays
         self.set(_IDLE, res)
 
     # -- pull ----------------------------------------------------------------

@@ -10,7 +10,8 @@ import socket
 
 _IDLE_MS = const(30000)     # no byte for this long: the connection is lost
 _TRIES = const(3)
-_LOST = const(4)    # Update Result (/5/0/5): connection lost
+_NO_RAM = const(3)  # Update Result (/5/0/5): out of RAM
+_LOST = const(4)    # connection lost
 _BAD_URI = const(7)     # invalid URI
 
 
@@ -152,6 +153,10 @@ class Http:
 
     def busy(self):
         return True
+
+    def error(self, e):
+        # step() raised: no heap (Update Result 3), a malformed response (4)
+        self.fw.fail(_NO_RAM if isinstance(e, MemoryError) else _LOST)
 
     def close(self):
         s = self.s

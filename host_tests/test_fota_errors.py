@@ -81,8 +81,45 @@ def test_push_stopped_midway_times_out_result_4(srv):
         c.kill()
 
 
+class Junk:
+    """a TCP server on loopback answering every request with a malformed
+    HTTP status line"""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.s = socket.socket()
+        self.s.bind(("127.0.0.1", 0))
+        self.s.listen(4)
+        self.s.settimeout(0.2)
+        self.port = self.s.getsockname()[1]
+        self.run = True
+        self.t = threading.Thread(target=self.serve, daemon=True)
+        self.t.start()
+
+    def serve(self):
+        while self.run:
+            try:
+                c, _ = self.s.accept()
+            except OSError:
+                continue
+            with c:
+                c.settimeout(2)
+                try:
+                    c.recv(4096)
+                    c.sendall(b"HTTP/1.1 two-hundred OK\r\nContent-Length: x\r\n\r\n")
+                except OSError:
+                    pass
+
+    def close(self):
+        self.run = False
+        self.t.join(5)
+        self.s.close()
+
+
 def test_pull_uri_errors(srv):
     d = files_with("there.pkg", pkg(2048))
+    junk = Junk()
     with serve.CoapFiles(d) as fs:
         hs = serve.HttpFiles(d).start() if serve.lighttpd() else None
         c = client(srv, "e5", state_dir())
@@ -99,6 +136,9 @@ def test_pull_uri_errors(srv):
                 import socket
                 cases += [(hs.uri("missing.pkg"), 7),
                           ("http://127.0.0.1:%d/fw.pkg" % free_port(socket.SOCK_STREAM), 4)]
+            # an HTTP server whose status line is no number: connection lost
+            # (Result 4), the client goes on (it used to die: ValueError)
+            cases += [("http://127.0.0.1:%d/fw.pkg" % junk.port, 4)]
             for uri, want in cases:
                 assert srv.write("e5", "/5/0/1", uri, TEXT).code == "2.04", uri
                 assert wait_state(srv, "e5", (0,), timeout=60)[:2] == (0, want), uri
@@ -106,6 +146,7 @@ def test_pull_uri_errors(srv):
             assert wait_state(srv, "e5", (0, 2))[:2] == (2, 0)
         finally:
             c.kill()
+            junk.close()
             if hs:
                 hs.stop()
 

@@ -38,3 +38,72 @@ def test_pull_code_load_heap():
     build_mpy.build(out=bench.MPY)      # a private compiled tree (build/ is shared)
     kept, peak = bench.load_heap()
     assert kept <= 11 * 1024 and peak <= 12 * 1024, (kept, peak)
+
+
+# a pull whose datagram finds no heap (the 20th recv raises MemoryError, as
+# the unix board's recv does on a full heap): the download ends with Update
+# Result 3 (out of RAM), the client goes on (its loop never sees the error),
+# the partial download stays, and the same URI written again resumes from
+# the offset saved and ends Downloaded with the digest checked
+OOM = r"""
+from boards.virtual import VirtualBoard
+from client.client import Client
+from objects.firmware import Firmware
+from objects.security import Security
+from objects.server import Server
+b = VirtualBoard(STATE)
+fw = Firmware(b)
+c = Client(b, "oom", [Security(), Server(), fw])
+lines = []
+c.log = lambda *a: lines.append(" ".join(str(x) for x in a))
+n = [0]
+make = c.transport
+
+
+def transport(uri, sec):
+    t = make(uri, sec)
+    rx = t.recv
+
+    def recv(*a):
+        n[0] += 1
+        if n[0] == 20:
+            raise MemoryError("memory allocation failed, allocating 1500 bytes")
+        return rx(*a)
+    t.recv = recv
+    return t
+
+
+c.transport = transport
+
+
+def pull():
+    fw.write(0, 1, URI)
+    for _ in range(100000):
+        c.step()
+        if fw.inst[0][3] != 1:
+            break
+        c.idle()
+    return fw.inst[0][3], fw.inst[0][5]
+
+
+print(pull(), fw.rec.get("o"))
+print([x for x in lines if "MemoryError" in x])
+c.step()
+c.idle()
+print(pull(), fw.rec.get("pv"))
+print([x for x in lines if x.startswith("fw pull")])
+"""
+
+
+def test_no_heap_for_a_datagram_ends_the_download_result_3_not_the_client(mp, tmp_path):
+    d = files_dir()
+    with open(os.path.join(d, "fw.pkg"), "wb") as f:
+        f.write(pkg(64 * 1024, "7.1", seed=5))
+    with serve.CoapFiles(d) as fs:
+        src = "STATE = %r\nURI = %r\n" % (str(tmp_path), fs.uri("fw.pkg")) + OOM
+        out = mp(src).strip().split("\n")
+    res, off = out[0].rsplit(" ", 1)
+    assert res == "(0, 3)" and int(off) >= 8192, out     # Out of RAM; the bytes saved stay
+    assert "task failed MemoryError" in out[1], out      # logged by the client, which went on
+    assert out[2] == "(2, 0) 7.1", out                   # the same URI again: Downloaded, digest checked
+    assert out[3].endswith("from %s']" % off) and "from 0'" in out[3], out     # resumed, not restarted
