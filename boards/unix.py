@@ -83,7 +83,14 @@ class Udp:
                     break
                 else:
                     return 0
-                d = self.sock.recv(len(buf))
+                try:
+                    d = self.sock.recv(len(buf))
+                except MemoryError:
+                    # no heap for its bytes (a fragmented heap): dropped,
+                    # read into buf (no allocation), a loss CoAP retransmits;
+                    # raised, it ended the client
+                    self.sock.readinto(buf)
+                    return 0
                 n = len(d)
                 buf[:n] = d
                 return n if n and self.board.radio else 0

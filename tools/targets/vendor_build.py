@@ -140,9 +140,14 @@ def mpy_cross():
         return exe
 
 
+# boards/ modules frozen into the 32-bit unix build: the board, and the file
+# firmware stores every board has (the device manifest's fota part)
+BOARDS32 = ("unix", "fwstore", "fwapp")
+
+
 def unix32(frozen=False, inline=True):
     """Path of the 32-bit unix port (cryptolib through cmods/aes); frozen: with
-    the device code (and boards/unix.py) frozen in, as a custom firmware
+    the device code (and BOARDS32) frozen in, as a custom firmware
     would have it (FROZEN_MANIFEST), instead of loading .mpy files into RAM;
     inline: the build's inlined sources (build_mpy.tree), as every device build."""
     cm = glob.glob(os.path.join(CMODS, "**", "*.*"), recursive=True)
@@ -151,7 +156,7 @@ def unix32(frozen=False, inline=True):
     if frozen:
         flags = [f for f in flags if not f.startswith("FROZEN_MANIFEST")] + [
             "FROZEN_MANIFEST=" + MANIFEST, "MPY_LIB_DIR=" + os.path.join(OUT, "src-" + tar_key(), "mpylib")]
-        cm += frozen_files(src) + [MANIFEST, os.path.join(src, "boards", "unix.py")]
+        cm += frozen_files(src) + [MANIFEST] + [os.path.join(src, "boards", b + ".py") for b in BOARDS32]
     key = _hash(tar_key(), flags, _file_hash(cm), *([build_mpy.OPT] if frozen else []))
     exe = os.path.join(BIN, "micropython32-" + ("frozen-" if frozen else "") + key)
     if os.path.exists(exe):
@@ -162,7 +167,7 @@ def unix32(frozen=False, inline=True):
             top = tree()
             bdir = "build-32%s" % ("f" if frozen else "")
             shutil.rmtree(os.path.join(top, "ports", "unix", bdir, "frozen_mpy"), ignore_errors=True)
-            os.environ.update(H3_HARNESS="0", H3_SRC=src, H3_BOARDS="unix" if frozen else "",
+            os.environ.update(H3_HARNESS="0", H3_SRC=src, H3_BOARDS=" ".join(BOARDS32) if frozen else "",
                               H3_OPT=str(build_mpy.OPT))
             _make(["-C", os.path.join(top, "ports", "unix"), "BUILD=" + bdir,
                    "USER_C_MODULES=" + CMODS] + flags,
