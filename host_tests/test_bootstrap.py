@@ -361,8 +361,13 @@ def test_bootstrap_on_registration_failure(tmp_path, dm, bs):
         registered(dm, c, ep)
         fails = stamps(c, "register failed")
         again = stamps(c, "bootstrap request")
-        assert len(fails) == 2 and len(again) == 2
-        assert fails[1] <= again[1] < fails[1] + 1     # hold-off 0: at once
+        assert len(fails) == 2, fails
+        # hold-off 0: back to bootstrap at once after the failed sequence.
+        # (More requests before it are no fault: a machine too loaded for the
+        # bootstrap server to answer within the virtual clock's 30 ms slice
+        # makes the client's exchanges time out, and it asks again with its
+        # back-off; a stress run saw 100 of them)
+        assert [t for t in again if fails[1] <= t < fails[1] + 1], (fails, again)
     finally:
         c.interrupt()
 
