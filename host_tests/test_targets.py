@@ -11,9 +11,11 @@ They skip with the reason where ../shared/vendor is absent (a user's clone)."""
 import json
 import math
 import os
+import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -388,6 +390,25 @@ def test_unix32_e2e_session_dtls_psk():
     ok, out = bt.dtls_session(timeout=20)
     assert ok, out
     assert "deregistered" in out and "Traceback" not in out
+
+
+def test_unix32_e2e_session_then_firmware_pull():
+    """The plain-UDP session, then a 256 KB coap:// firmware pull from
+    aiocoap's file server to Downloaded, on the 32-bit runtime (from .mpy);
+    bench_targets measures the same frozen at its smallest heap
+    (fota_min_heap_32_frozen_kb)."""
+    need("multilib")
+    from fota import package, serve
+    bt.compile_mpy()
+    d = tempfile.mkdtemp(prefix="fota32-")
+    try:
+        with open(os.path.join(d, "fw.pkg"), "wb") as f:
+            f.write(package.build(os.urandom(256 * 1024), package.IMAGE, "t32", "1.0"))
+        with serve.CoapFiles(d) as fs:
+            assert bt.udp_session(None, False, fs.uri("fw.pkg"), timeout=20)
+            assert fs.requests() >= 257
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_unix32_e2e_session_dtls_psk_from_romfs():

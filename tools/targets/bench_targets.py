@@ -7,11 +7,17 @@
 - min_heap_32_romfs_kb: the same with the .mpy in a ROMFS image run in place
   (cmods/romimg stands in for the memory-mapped partition);
 - min_heap_32_frozen_kb: the same with the code frozen into the build;
+- fota_min_heap_32_frozen_kb: the scripted session over plain UDP, then a
+  256 KB coap:// pull (aiocoap's file server, 1024-byte blocks) until
+  Downloaded, frozen; min_heap_32_udp_frozen_kb: that session without the
+  pull; fota_heap_over_32_kb: the difference, what a download needs beyond
+  the client (goal 4);
 - qemu_min_heap_kb: the same session in memory (tools/targets/memsession.py)
   frozen into the Cortex-M3 (MPS2_AN385) firmware under qemu-system-arm;
 - frozen_flash_kb: flash taken by the frozen device code in that firmware.
 Every run of a session is bounded; a failed or hung run counts as too small."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -134,6 +140,54 @@ def dtls_session(heap=None, mpy=True, timeout=10, formats=(11542, 110, 112), fro
             except Exception:
                 ok = False
         return ok and "MemoryError" not in out, out
+
+
+def udp_session(heap, frozen=True, pull=None, timeout=10):
+    """The scripted session over plain UDP on the 32-bit build (the code
+    frozen), then, with pull (a coap:// Package URI), the download until
+    State Downloaded; True when it all went through and no MemoryError was
+    logged (a download without heap ends with Update Result 3)."""
+    from lwm2m_server import Server
+    st = tempfile.mkdtemp(prefix="fota32-")
+    with Server(port=0) as srv:
+        c = Client32("coap://127.0.0.1:%d" % srv.port, "u32", "--lifetime", "300", "--state", st,
+                     heap=heap, frozen=frozen)
+        try:
+            ok = run_session(srv, "u32", timeout, c.p, (11542,))
+            if ok and pull:
+                ok = srv.write("u32", "/5/0/1", pull.encode(), 0, timeout=timeout).code == "2.04"
+                end = time.monotonic() + 60
+                while ok and time.monotonic() < end:
+                    s = srv.read("u32", "/5/0/3", accept=0, timeout=timeout).payload
+                    if s != b"1":
+                        ok = s == b"2"
+                        break
+                    time.sleep(0.1)
+                else:
+                    ok = False
+        except Exception:      # a client that ran out of heap answers nothing
+            ok = False
+        out = c.stop()
+        shutil.rmtree(st, ignore_errors=True)
+        return ok and "MemoryError" not in out
+
+
+def fota_heap(res):
+    """fota_min_heap_32_frozen_kb, min_heap_32_udp_frozen_kb, fota_heap_over_32_kb"""
+    sys.path.insert(0, os.path.dirname(HERE))
+    from fota import package, serve
+    d = tempfile.mkdtemp(prefix="fota32-files-")
+    try:
+        with open(os.path.join(d, "fw.pkg"), "wb") as f:
+            f.write(package.build(os.urandom(256 * 1024), package.IMAGE, "bench", "1.0"))
+        with serve.CoapFiles(d) as fs:
+            for key, uri in (("min_heap_32_udp_frozen_kb", None), ("fota_min_heap_32_frozen_kb", fs.uri("fw.pkg"))):
+                h = min_heap(lambda n: all(udp_session(n, True, uri) for _ in range(3)), 8 * 1024, 160 * 1024, 1024, 2)
+                res[key] = h and h // 1024
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    if res.get("fota_min_heap_32_frozen_kb") and res.get("min_heap_32_udp_frozen_kb"):
+        res["fota_heap_over_32_kb"] = res["fota_min_heap_32_frozen_kb"] - res["min_heap_32_udp_frozen_kb"]
 
 
 def run_session(srv, ep, timeout, proc=None, formats=(11542, 110, 112)):
@@ -299,6 +353,8 @@ def _measure(res):
     # as firmware/manifest.py does for ESP32): code in flash, not in the heap
     h = min_heap(lambda n: _all3(n, True), 8 * 1024, 160 * 1024, 1024, 2)
     res["min_heap_32_frozen_kb"] = h and h // 1024
+    # a firmware download on top of the plain-UDP session, code frozen
+    fota_heap(res)
     # where it goes: the heap the device code itself takes once imported
     for frozen, key in ((False, "heap_32_code_kb"), (True, "heap_32_frozen_code_kb")):
         c = module_costs(frozen)
