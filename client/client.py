@@ -165,13 +165,7 @@ class Client:
         for s in self.servers:
             s.step(now)
         for t in self.tasks[:] if self.tasks else ():
-            try:
-                t.step(now)
-            except Exception as e:  # a task with error(e) ends (a download: no heap, a bad
-                if not hasattr(t, "error"):     # answer), not the client; else fatal
-                    raise
-                self.log("task failed", repr(e))
-                t.error(e)
+            self._task(t, now)
         if self.reporter:
             try:
                 self.reporter.step(now)
@@ -179,6 +173,16 @@ class Client:
                 pass
         if self.local:
             self.local.step()
+
+    def _task(self, t, now):
+        # (its own frame: step()'s stays small)
+        try:
+            t.step(now)
+        except Exception as e:  # a task with error(e) ends (a download: no heap, a bad
+            if not hasattr(t, "error"):     # answer), not the client; else fatal
+                raise
+            self.log("task failed", repr(e))
+            t.error(e)
 
     def _next(self, timers=True):
         # the earliest deadline (client ms): the servers', the reporter's (the
