@@ -26,6 +26,7 @@ import json
 import os
 from binascii import hexlify, unhexlify
 from struct import unpack
+from objects.firmware import FILE
 from client.codes import BAD_REQUEST, CoapError
 
 _IDLE = const(0)
@@ -44,7 +45,6 @@ _SAVE_EVERY = const(8192)   # bytes between persisted offsets of a download (a s
 _HDR = const(44)            # fixed part of the package header
 _HDR_MAX = const(600)       # a package's size beyond its payload's: the header
 _MAGIC = b"LWF1"
-_FILE = "/fw.st"    # the record (objects/firmware.py FILE)
 
 
 class Up:
@@ -88,7 +88,7 @@ class Up:
         r = self.rec
         if self.on:
             r["o"] = self.saved = self.durable()
-        p = self.board.state + _FILE
+        p = self.board.state + FILE
         try:
             with open(p + ".tmp", "w") as f:
                 json.dump(r, f)
