@@ -160,7 +160,10 @@ print('sent=%d' % len(t.tx))
 d.send(b'after loss')
 print('echo=%s' % drive(d, True, 3000))
 """)))
-    assert r == {"state": "connected", "sent": "5", "echo": "b'after loss'"}
+    # 3 flights + the 2 lost ones again (a peer that a loaded machine stalls
+    # for over 100 ms adds a retransmission: at least 5)
+    assert int(r.pop("sent")) >= 5
+    assert r == {"state": "connected", "echo": "b'after loss'"}
 
 
 @pytest.mark.parametrize("mtu,reverse", [(60, False), (0, True), (60, True)])
@@ -170,6 +173,7 @@ def test_fragmented_and_reordered_server_flights(mp, mtu, reverse):
     psk = os.urandom(16)
     with MbedtlsServer({ID: psk}, mtu=mtu, reverse=reverse) as srv:
         r = result(mp(client(srv.addr[1], psk, """
+d.timeout_ms = 10000    # no retransmission: the flights are counted
 d.start()
 drive(d)
 print('state=' + d.state)
@@ -192,6 +196,7 @@ sess = None
 for i in range(3):
     t = Udp(%d)
     d = Dtls(t, 'client1', %r, time.ticks_ms, session=sess)
+    d.timeout_ms = 10000    # no retransmission (a server the machine stalls): the flights are counted
     d.start()
     drive(d)
     print('%%d=%%s %%s %%s %%d' %% (i, d.state, d._res, sess == d.session, len(t.tx)))
