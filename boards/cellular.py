@@ -35,7 +35,6 @@ class CellularBoard:
         self.online = True      # the link (the cellular network's, not the host's Wi-Fi)
         self.client = None
         self.rai = self._rai    # read by the client's exchanges (Table D.4-1)
-        self.fw_dl = 0          # firmware downloads running (client/fwup.py)
         self.sms = None         # client/sms.Sms when an SMS binding listens
         self.t3412 = self.t3324 = None
         self._fd = False
@@ -131,8 +130,9 @@ class CellularBoard:
     def _rai(self, typ, more):
         # Release Assistance for the next message: CON one response, NON
         # none, ACK (a response to the server) ongoing; ongoing when more follows
-        # (a firmware download under way: ongoing, the RRC connection stays)
-        r = rai_for(typ == 0, more or self.fw_dl, typ == 2)
+        # or a client task is at work (a firmware download: the RRC connection stays)
+        c = self.client
+        r = rai_for(typ == 0, more or c and any(t.busy() for t in c.tasks), typ == 2)
         if self.vendor == "bg95":
             self.m.rai_next = r     # carried by +QISENDEX itself
         else:

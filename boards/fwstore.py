@@ -12,7 +12,7 @@ from micropython import const
 from hashlib import sha256
 
 _CAP = const(4194304)
-_BUF = const(1024)      # read buffer of the digest
+_BUF = const(256)       # read buffer of the digest (small: a fragmented heap)
 
 
 class FileStore:
@@ -24,7 +24,7 @@ class FileStore:
 
     def begin(self, size, kind):
         if kind > 1:
-            raise ValueError("kind")
+            raise ValueError
         if size and size > self.cap:
             raise OSError(28)
         self._open("wb", 0)
@@ -60,16 +60,13 @@ class FileStore:
 
     def sha256(self, n):
         h = sha256()
-        b = bytearray(_BUF)
-        m = memoryview(b)
         with open(self.d + "/fw.dl", "rb") as f:
             while n > 0:
-                k = f.readinto(b)
-                if not k:
+                b = f.read(min(n, _BUF))
+                if not b:
                     raise OSError(5)
-                k = min(k, n)
-                h.update(m[:k])
-                n -= k
+                h.update(b)
+                n -= len(b)
         return h.digest()
 
     def applier(self):

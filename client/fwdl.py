@@ -29,8 +29,13 @@ class CoapDl:
         self.b = b = c.board
         p, _, q = uri.partition("://")[2].partition("/")[2].partition("?")
         self.opts = (p.split("/"), q.split("&"))     # Uri-Path, Uri-Query
-        srv = c.servers[0] if c.servers else None
-        self.tr = c.transport(uri, srv.sec() if srv else {})    # coaps: the account's credentials
+        self.tr = tr = c.transport(uri, c.servers[0].sec() if c.servers else {})    # coaps: the account's credentials
+        # a datagram is read into buf where the transport can: no heap a
+        # block (a fragmented heap may have no room for one). A UDP socket
+        # reads the datagrams waiting joined (records): a block's length
+        # tells a joined read (got())
+        self.buf = bytearray(1152) if getattr(tr, "INTO", 0) else None
+        tr.records = 1
         r = b.random(2)
         self.mid = r[0] << 8 | r[1]
         self.out = None     # [request, due, tries, timeout] of the GET in flight
@@ -64,9 +69,9 @@ class CoapDl:
         except OSError:     # a closed DTLS session: timeouts, then connection lost
             pass
 
-    def rx(self, d):
+    def rx(self, d, n=-1):
         try:
-            m = parse(d)
+            m = parse(d, None, n)
         except Exception:
             return
         o = self.out
@@ -110,9 +115,14 @@ class CoapDl:
                 return self.ask(off // size, szx)
         skip = self.off - at
         pl = r.payload
-        if skip < 0 or skip > len(pl) or v & 8 and len(pl) != size:
+        n = len(pl)
+        h = fw.rec["h"]
+        # the last block of a joined read: as long as the package header
+        # says, else read again alone
+        if skip < 0 or skip > n or (n != size if v & 8 else self.tr.records and not (h and h[1] and at + n == h[5] + h[1])):
+            self.tr.records = v & 8
             return self.ask(self.off // size, szx)      # not the block asked for, or not whole: again
-        self.off += len(pl) - skip
+        self.off += n - skip
         if fw.feed(pl[skip:]):
             if v & 8:
                 self.ask(self.off // size, szx)
@@ -122,11 +132,18 @@ class CoapDl:
     def step(self, now):
         if not self.b.radio:
             return      # paused while the radio is off
-        for _ in range(16):     # one datagram per recv() (a stream readinto would merge them)
-            d = self.tr.recv()
-            if not d:
-                break
-            self.rx(d)
+        b = self.buf
+        for _ in range(16):
+            if b:
+                n = self.tr.recv(b)
+                if n <= 0:
+                    break
+                self.rx(b, n)
+            else:
+                d = self.tr.recv()
+                if not d:
+                    break
+                self.rx(d)
         o = self.out
         if o and now >= o[1]:
             if o[2] >= _RETX:

@@ -103,18 +103,11 @@ class Up:
         if self.off != self.saved and self.durable() != self.saved:
             self.save()
 
-    def hold(self, n):
-        # a cellular board requests no RAI while a download runs
-        b = self.board
-        if hasattr(b, "fw_dl"):
-            b.fw_dl += n
-
     def stop(self, drop=False):
         # end the transfer in progress (the partial download stays for a resume
         # unless drop)
         dl = self.dl
         if dl:
-            self.hold(-1)
             dl.close()
             if dl in self.client.tasks:
                 self.client.tasks.remove(dl)
@@ -180,8 +173,7 @@ class Up:
             return self.fail(_BAD_URI)   # no such host / port
         except MemoryError:
             return self.fail(_NO_RAM)
-        self.client.tasks.append(self.dl)
-        self.hold(1)
+        self.client.tasks.append(self.dl)     # (busy: a cellular board asks for no RAI meanwhile)
         self.log("pull", r["u"], "from", self.off)
 
     # -- the package sink (a pull or a push) ---------------------------------
@@ -209,7 +201,7 @@ class Up:
         r = self.rec
         tag = hexlify(tag).decode() if tag else None
         if (force or tag != r.get("e")) and self.off:
-            self.log("package changed: restart")
+            self.log("changed: restart")
             self.open()
         r["e"] = tag
         if r.get("z", 0) > self.fs.cap + _HDR_MAX:
@@ -221,7 +213,10 @@ class Up:
         r = self.rec
         try:
             if r["h"] is None:      # the header first, gathered until whole
-                b = self.hb = self.hb + bytes(d)
+                # (no more of d copied than a header can take: the heap may
+                # have no room for a block)
+                t = len(self.hb)
+                b = self.hb = self.hb + bytes(d[:_HDR_MAX])
                 n = len(b)
                 e = 4       # header length (a raw image: 0), as far as known
                 if b[:4] == _MAGIC:
@@ -236,8 +231,8 @@ class Up:
                               str(b[_HDR:v], "utf-8"), str(b[v:e], "utf-8"), e] if e else [0, None, None, "", "", 0]
                 self.fs.begin(h[1], h[0])
                 self.hb = None
-                d = memoryview(b)[e:]
                 self.off = e
+                d = memoryview(d)[e - t:] if e >= t else b[:t] + d     # (a raw image's first bytes were gathered)
             self.fs.write(self.off - r["h"][5], d)
             self.off += len(d)
         except MemoryError:

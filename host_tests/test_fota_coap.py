@@ -2,7 +2,10 @@
 against a scripted peer in the same MicroPython process: an empty ACK and a
 separate CON response (acknowledged with an empty ACK, RFC 7252 5.2.2), an
 unrelated CON (reset), a NON response, the piggybacked last block; a lost
-request retransmitted with the back-off; the radio off: nothing sent."""
+request retransmitted with the back-off; the radio off: nothing sent.
+Datagrams read joined (a UDP socket's readinto, which allocates nothing):
+told apart by the block's length, never fed to the store."""
+import pytest
 from devclient import MP_PEER_SOCKET
 
 SCRIPT = r"""
@@ -28,7 +31,7 @@ class C:
 
 class Fw:
     client = C()
-    rec = {}
+    rec = {"h": [0, 2148, None, "", "", 0]}     # the package's length (its header): 2148
     data = bytearray()
     end = None
 
@@ -108,3 +111,89 @@ def test_separate_response_reset_retransmission_and_radio_off(mp):
     assert out[0] == "GET True [b'pkg', b'fw.bin'] [b'v=2'] 6", out
     assert out[1:] == ["RST True True 0", "ACK True True 0", "RETX True True", "OFF None None",
                        "END done True", "QUIET", ""], out
+
+
+JOINED = r"""
+import socket, os
+from boards.unix import Board
+from client.fwdl import CoapDl
+from client.coap import Msg, build, parse
+from client.codes import ACK, BLOCK2, CON, CONTENT
+""" + MP_PEER_SOCKET + r"""
+peer.settimeout(2)
+b = Board("/tmp")
+
+
+class C:
+    board = b
+    servers = []
+
+    def transport(self, uri, sec):
+        return b.udp("127.0.0.1", port)
+
+
+class Fw:
+    client = C()
+    rec = {"h": HEADER}
+    data = bytearray()
+    end = None
+
+    def etag(self, tag, force=False):
+        return 0
+
+    def feed(self, d):
+        self.data += d
+        return True
+
+    def done(self):
+        self.end = "done"
+
+    def fail(self, r):
+        self.end = r
+
+
+def answer(q, a, payload, more, times=1):
+    # the response to q, sent times over before the client reads: joined
+    m = Msg(ACK, CONTENT, q.mid, bytes(q.token), payload=payload).add(BLOCK2, q.uint(BLOCK2) >> 4 << 4 | more | 6)
+    for _ in range(times):
+        peer.sendto(bytes(build(m)), a)
+    b.wait(200)
+    dl.step(b.clock.ms())
+
+
+def recv():
+    d, a = peer.recvfrom(1500)
+    return parse(d), a
+
+
+fw = Fw()
+dl = CoapDl(fw, "coap://127.0.0.1:%d/fw.bin" % port, 0, None)
+asked = []
+
+
+def get():
+    q, a = recv()
+    asked.append(str(q.uint(BLOCK2) >> 4))
+    return q, a
+
+
+answer(*get(), b"a" * 1024, 8, 2)       # block 0 and its duplicate, read as one
+answer(*get(), b"a" * 1024, 8)
+answer(*get(), b"c" * 100, 0, TIMES)    # the last block (TIMES over)
+while fw.end is None and len(asked) < 9:
+    answer(*get(), b"c" * 100, 0)
+print("-".join(asked), fw.end, bytes(fw.data) == b"a" * 1024 + b"c" * 100, bool(dl.tr.records))
+"""
+
+
+@pytest.mark.parametrize("header,times,out", [
+    # the package header gives its length (1124): a whole last block is
+    # taken at once, a joined one read again alone
+    ("[0, 1124, None, '', '', 0]", 1, "0-0-1 done True True"),
+    ("[0, 1124, None, '', '', 0]", 2, "0-0-1-1 done True False"),
+    # no header (a raw image): the last block is read again alone
+    ("None", 1, "0-0-1-1 done True False"),
+    ("None", 2, "0-0-1-1 done True False"),
+])
+def test_joined_datagrams_are_told_apart_by_their_length(mp, header, times, out):
+    assert mp(JOINED.replace("HEADER", header).replace("TIMES", str(times))).strip() == out

@@ -119,7 +119,7 @@ def test_changed_etag_restarts_from_zero():
         c = client(srv, "fk", st)
         try:
             assert wait_state(srv, "fk", (0, 2)) == (2, 0, "")
-            c.wait_line("package changed: restart", timeout=10)
+            c.wait_line("fw changed: restart", timeout=10)
             assert update(srv, c, "fk") == (0, 1, "6.1")
         finally:
             c.kill()
