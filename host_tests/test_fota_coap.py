@@ -8,7 +8,9 @@ told apart by the block's length, never fed to the store."""
 import pytest
 from devclient import MP_PEER_SOCKET
 
-SCRIPT = r"""
+# the downloader (a UDP transport to the peer) and a stand-in for the package
+# sink (client/fwup.py Up): rec "h" is the package header, HEADER
+COMMON = r"""
 import socket, os
 from boards.unix import Board
 from client.fwdl import CoapDl
@@ -17,8 +19,6 @@ from client.codes import ACK, BLOCK2, CON, CONTENT, NON, RST
 """ + MP_PEER_SOCKET + r"""
 peer.settimeout(2)
 b = Board("/tmp")
-now = [0]
-b.clock.ms = lambda: now[0]
 
 
 class C:
@@ -31,7 +31,7 @@ class C:
 
 class Fw:
     client = C()
-    rec = {"h": [0, 2148, None, "", "", 0]}     # the package's length (its header): 2148
+    rec = {"h": HEADER}
     data = bytearray()
     end = None
 
@@ -55,6 +55,13 @@ class Fw:
 def recv():
     d, a = peer.recvfrom(1500)
     return parse(d), a
+
+
+"""
+
+SCRIPT = COMMON.replace("HEADER", "[0, 2148, None, '', '', 0]") + r"""
+now = [0]
+b.clock.ms = lambda: now[0]
 
 
 def send(m, a):
@@ -113,45 +120,7 @@ def test_separate_response_reset_retransmission_and_radio_off(mp):
                        "END done True", "QUIET", ""], out
 
 
-JOINED = r"""
-import socket, os
-from boards.unix import Board
-from client.fwdl import CoapDl
-from client.coap import Msg, build, parse
-from client.codes import ACK, BLOCK2, CON, CONTENT
-""" + MP_PEER_SOCKET + r"""
-peer.settimeout(2)
-b = Board("/tmp")
-
-
-class C:
-    board = b
-    servers = []
-
-    def transport(self, uri, sec):
-        return b.udp("127.0.0.1", port)
-
-
-class Fw:
-    client = C()
-    rec = {"h": HEADER}
-    data = bytearray()
-    end = None
-
-    def etag(self, tag, force=False):
-        return 0
-
-    def feed(self, d):
-        self.data += d
-        return True
-
-    def done(self):
-        self.end = "done"
-
-    def fail(self, r):
-        self.end = r
-
-
+JOINED = COMMON + r"""
 def answer(q, a, payload, more, times=1):
     # the response to q, sent times over before the client reads: joined
     m = Msg(ACK, CONTENT, q.mid, bytes(q.token), payload=payload).add(BLOCK2, q.uint(BLOCK2) >> 4 << 4 | more | 6)
@@ -159,11 +128,6 @@ def answer(q, a, payload, more, times=1):
         peer.sendto(bytes(build(m)), a)
     b.wait(200)
     dl.step(b.clock.ms())
-
-
-def recv():
-    d, a = peer.recvfrom(1500)
-    return parse(d), a
 
 
 fw = Fw()
