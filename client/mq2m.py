@@ -20,6 +20,7 @@ class Mq2mDl(CoapDl):
         self.path = r.partition("?")[0].split("/")
         # the MQTT account's exchange (client/mqtt.py): its loop pumps it
         self.ex = [s.ex for s in c.servers if s.ex and hasattr(s.ex.tr, "s2d")][0]
+        self.tr = self      # (got() asks tr.records: the link's messages come one by one, never joined)
         self.tag = etag
         self.first = True
         self.tries = 0
@@ -33,6 +34,8 @@ class Mq2mDl(CoapDl):
         m.add(BLOCK2, enc(num, 0, szx))
         self.num = num
         self.ex.send(m, self.got)
+
+    records = 0
 
     def step(self, now):
         pass
