@@ -11,7 +11,7 @@
   256 KB coap:// pull (aiocoap's file server, 1024-byte blocks) until
   Downloaded, frozen; min_heap_32_udp_frozen_kb: that session without the
   pull; fota_heap_over_32_kb: the difference, what a download needs beyond
-  the client (goal 4; 0 since the downloader reads into its own buffer);
+  the client (goal 4);
 - qemu_min_heap_kb: the same session in memory (tools/targets/memsession.py)
   frozen into the Cortex-M3 (MPS2_AN385) firmware under qemu-system-arm;
 - frozen_flash_kb: flash taken by the frozen device code in that firmware.
