@@ -244,6 +244,8 @@ class Modem:
         # would swallow the answers that follow
         if self.buf.lstrip().startswith(_RAW):
             self.buf = b""
+        if self.cmd is not None:
+            self._settle()
         self.cmd = cmd
         self.lines = []
         self.res = None
@@ -352,6 +354,20 @@ class Modem:
             wait(10)
         return self.lines if self.res in ("OK", "SEND OK") else None
 
+    def _settle(self):
+        # the command before was left by an exception (Ctrl-C inside at()):
+        # its final result must not be taken for this one's, and a data prompt
+        # it got is cancelled with ESC (27.005), or the modem would take the
+        # next command for its data. Bounded: 2 s
+        ms, wait = self._clock()
+        t0 = ms()
+        while self.poll() is None and ms() - t0 < 2000:
+            if self.prompt:
+                self.prompt = None
+                self.u.write(b"\x1b")
+            wait(10)
+        self.cmd = None
+
     def at(self, cmd, timeout=5000):
         # blocking command: response lines on OK, None on error or timeout
         self.send(cmd)
@@ -361,8 +377,8 @@ class Modem:
         # a command that takes data after a "> " prompt (SIM7080 +CASEND raw
         # bytes, 27.005 +CMGS a PDU ended by Ctrl-Z): lines on success, else None
         ms, wait = self._clock()
-        self.prompt = False
         self.send(cmd)
+        self.prompt = False
         t0 = ms()
         while not self.prompt:
             if self.poll() is not None or ms() - t0 >= timeout:
@@ -370,6 +386,7 @@ class Modem:
                 return None
             wait(10)
         self.u.write(data)
+        self.prompt = None      # its data went: no ESC for it (_settle)
         return self._done(t0, timeout)
 
     def setup(self):

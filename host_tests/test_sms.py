@@ -343,3 +343,55 @@ def test_transport_choice_from_binding_and_preferred_transport(mp, tmp_path):
     assert eval(out.strip().splitlines()[-1]) == [
         "SmsTransport 10000", "SmsTransport 10000", "Both/Nrf91Udp 2000", "Both/Nrf91Udp 2000",
         "SmsTransport 10000", "SmsTransport 10000", "Nrf91Udp 2000"]
+
+
+CTRL_C = r"""
+from boards.virtual import VirtualBoard
+from boards.modem import Modem
+from simat import SimAt
+base = VirtualBoard(STATE, 0)
+sim = SimAt(base.clock, "sim7080", net=base)
+class U:
+    # the UART, with a Ctrl-C at one point of the first command
+    at = None
+    def read(self, n=-1):
+        if self.at == "prompt":
+            self.at = None
+            raise KeyboardInterrupt
+        return sim.read(n)
+    def write(self, b):
+        if self.at == "data" and bytes(b).endswith(b"\x1a"):
+            self.at = None
+            raise KeyboardInterrupt
+        sim.write(b)
+        if self.at == "result" and bytes(b).endswith(b"\x1a"):
+            self.at = None
+            raise KeyboardInterrupt
+u = U()
+m = Modem(u, "sim7080", base)
+m.at("AT+CMGF=0")
+for at in ("prompt", "data", "result", None):
+    u.at = at
+    try:
+        m.at_data("AT+CMGS=3", b"00010203\x1a", 60000)
+    except KeyboardInterrupt:
+        pass
+    t0 = base.clock.ms()
+    ok = m.at_data("AT+CMGS=4", b"0004050607\x1a", 60000) is not None
+    print(at, ok, base.clock.ms() - t0, len(sim.mo), m.at("AT", 1000) is not None)
+"""
+
+
+def test_ctrl_c_inside_an_sms_send_leaves_the_modem_ready(mp, tmp_path):
+    # a Ctrl-C while +CMGS waits for its prompt, at the prompt, or for its
+    # result: the next +CMGS goes out at once (the prompt left is cancelled
+    # with ESC, the late result is not taken for the next command's), where it
+    # waited out its 60 s timeout (the stress run's lost De-register, issue 10)
+    out = mp(CTRL_C.replace("STATE", repr(str(tmp_path)))).strip().splitlines()
+    sent = 0
+    for ln in out:
+        at, ok, ms, mo, at_ok = ln.split()
+        sent += 2 if at in ("result", "None") else 1
+        assert ok == "True" and int(ms) < 3000 and at_ok == "True", ln
+        assert int(mo) == sent, ln      # the cancelled PDU never went
+    assert len(out) == 4

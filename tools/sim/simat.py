@@ -55,7 +55,7 @@ class SimAt(SimModem):
             if i < 0:
                 self.inp += b
                 break
-            ln = (self.inp + b[:i]).decode().strip()
+            ln = (self.inp + b[:i]).replace(b"\x1b", b"").decode().strip()   # ESC outside data mode: ignored
             self.inp = b""
             b = b[i + 1:]
             if ln:
@@ -75,6 +75,11 @@ class SimAt(SimModem):
                 return b""
         if d[1] is None:
             i = b.find(b"\x1a")
+            e = b.find(b"\x1b")
+            if 0 <= e and (i < 0 or e < i):     # ESC cancels the PDU (27.005 +CMGS)
+                self.dm = None
+                self._urc("OK")
+                return b[e + 1:]
             d[2] += b if i < 0 else b[:i]
             if i < 0:
                 return b""
