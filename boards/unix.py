@@ -66,6 +66,7 @@ class Udp:
     # datagrams were waiting they come joined: the second one's records are
     # parsed, or cut short and dropped as a loss would be)
     records = False
+    spare = None
 
     def recv(self, buf=None):
         # while the radio is off, what arrives is lost (as on a sleeping modem)
@@ -83,16 +84,34 @@ class Udp:
                     break
                 else:
                     return 0
+                k = len(buf)
                 try:
-                    d = self.sock.recv(len(buf))
+                    d = self.sock.recv(k)
                 except MemoryError:
-                    # no heap for its bytes (a fragmented heap): dropped,
-                    # read into buf (no allocation), a loss CoAP retransmits;
-                    # raised, it ended the client
-                    self.sock.readinto(buf)
-                    return 0
+                    # no heap in one piece for its bytes (a heap fragmented by
+                    # what lives on, e.g. after a download): the spare gives
+                    # way (the allocator's collection frees it) and is taken
+                    # again in the same place below. Without one: dropped,
+                    # read into buf (no allocation), a loss CoAP retransmits
+                    if not self.spare:
+                        self.sock.readinto(buf)
+                        return 0
+                    self.spare = None
+                    try:
+                        d = self.sock.recv(k)
+                    except MemoryError:
+                        self.sock.readinto(buf)
+                        return 0
                 n = len(d)
                 buf[:n] = d
+                if not self.spare:
+                    # a buffer's worth of heap in one piece, taken at the first
+                    # datagram (the heap still whole) and after it gave way
+                    d = None
+                    try:
+                        self.spare = bytearray(k)
+                    except MemoryError:
+                        pass
                 return n if n and self.board.radio else 0
             d = self.sock.recv(1500)
         except OSError:
