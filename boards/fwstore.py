@@ -16,11 +16,12 @@ _BUF = const(256)       # read buffer of the digest (small: a fragmented heap)
 
 
 class FileStore:
+    f = None
+    n = 0           # bytes written
+
     def __init__(self, d, cap=_CAP):
         self.d = d
         self.cap = cap
-        self.f = None
-        self.n = 0          # bytes written
 
     def begin(self, size, kind):
         if kind > 1:
@@ -40,10 +41,11 @@ class FileStore:
 
     def write(self, off, data):
         # in order: off is always n
-        if off + len(data) > self.cap:
+        off += len(data)
+        if off > self.cap:
             raise OSError(28)
         self.f.write(data)
-        self.n = off + len(data)
+        self.n = off
 
     def durable(self):
         # bytes that a reset keeps (flushed to the file system)

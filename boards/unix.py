@@ -4,6 +4,9 @@ import socket
 import select
 import time
 import os
+from micropython import const
+
+_SPARE = const(1280)    # the exchange's receive buffer (client/exchange.py RX_MAX)
 
 
 class Clock:
@@ -66,7 +69,6 @@ class Udp:
     # datagrams were waiting they come joined: the second one's records are
     # parsed, or cut short and dropped as a loss would be)
     records = False
-    spare = None
 
     def recv(self, buf=None):
         # while the radio is off, what arrives is lost (as on a sleeping modem)
@@ -85,18 +87,19 @@ class Udp:
                 else:
                     return 0
                 k = len(buf)
+                b = self.board
                 try:
                     d = self.sock.recv(k)
                 except MemoryError:
                     # no heap in one piece for its bytes (a heap fragmented by
-                    # what lives on, e.g. after a download): the spare gives
-                    # way (the allocator's collection frees it) and is taken
-                    # again in the same place below. Without one: dropped,
-                    # read into buf (no allocation), a loss CoAP retransmits
-                    if not self.spare:
+                    # what lives on): the board's spare gives way (the
+                    # allocator's collection frees it) and is taken again in
+                    # the same place below. Without one: dropped, read into
+                    # buf (no allocation), a loss CoAP retransmits
+                    if not b.spare:
                         self.sock.readinto(buf)
                         return 0
-                    self.spare = None
+                    b.spare = None
                     try:
                         d = self.sock.recv(k)
                     except MemoryError:
@@ -104,12 +107,11 @@ class Udp:
                         return 0
                 n = len(d)
                 buf[:n] = d
-                if not self.spare:
-                    # a buffer's worth of heap in one piece, taken at the first
-                    # datagram (the heap still whole) and after it gave way
+                if not b.spare:
+                    # taken again (at the first datagram: the heap still whole)
                     d = None
                     try:
-                        self.spare = bytearray(k)
+                        b.spare = bytearray(_SPARE)
                     except MemoryError:
                         pass
                 return n if n and self.board.radio else 0
@@ -130,6 +132,11 @@ class Udp:
 
 
 class Board:
+    # a receive buffer's worth of heap in one piece, taken while the heap is
+    # still whole (Udp.recv): it gives way for a datagram that finds no
+    # block for its bytes, and a firmware download reads into it (client/fwdl.py)
+    spare = None
+
     def __init__(self, state="state"):
         self.clock = Clock()
         self.state = state

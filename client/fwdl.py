@@ -23,6 +23,10 @@ class CoapDl:
     # one CON GET in flight at a time, retransmitted with the RFC 7252
     # back-off; its own few bytes of state instead of a full Exchange (whose
     # buffers take 6 KB of heap)
+    out = None      # [request, due, tries, timeout] of the GET in flight
+    first = True
+    tries = 0
+
     def __init__(self, fw, uri, off, etag):
         self.fw = fw
         c = fw.client
@@ -31,16 +35,16 @@ class CoapDl:
         self.opts = (p.split("/"), q.split("&"))     # Uri-Path, Uri-Query
         self.tr = tr = c.transport(uri, c.servers[0].sec() if c.servers else {})    # coaps: the account's credentials
         # a datagram is read into buf where the transport can: no heap a
-        # block (a fragmented heap may have no room for one). A UDP socket
-        # reads the datagrams waiting joined (records): a block's length
-        # tells a joined read (got())
-        self.buf = bytearray(1152) if getattr(tr, "INTO", 0) else None
+        # block (a fragmented heap may have no room for one). The buffer is
+        # the board's spare where it has one (boards/unix.py), which stays
+        # the board's: the exchange's socket, letting it go, frees nothing
+        # while the download reads into it, and it is the spare again after.
+        # A UDP socket reads the datagrams waiting joined (records): a
+        # block's length tells a joined read (got())
+        self.buf = getattr(tr, "INTO", 0) and (b.spare or bytearray(1152))
         tr.records = 1
         r = b.random(2)
         self.mid = r[0] << 8 | r[1]
-        self.out = None     # [request, due, tries, timeout] of the GET in flight
-        self.first = True
-        self.tries = 0
         self.off = off
         self.ask(off // 1024)
 
@@ -58,8 +62,9 @@ class CoapDl:
         m.add(BLOCK2, num << 4 | szx)     # RFC 7959 2.2: NUM, M 0, SZX
         self.num = num
         t = _ACK_MS + b.random(1)[0] * _ACK_MS // 510
-        self.out = [bytes(build(m)), b.clock.ms() + t, 0, t]
-        self.tx(self.out[0])
+        m = bytes(build(m))
+        self.out = [m, b.clock.ms() + t, 0, t]
+        self.tx(m)
 
     def tx(self, d):
         if not self.b.radio:

@@ -22,8 +22,6 @@ class Mq2mDl(CoapDl):
         self.ex = [s.ex for s in c.servers if s.ex and hasattr(s.ex.tr, "s2d")][0]
         self.tr = self      # (got() asks tr.records: the link's messages come one by one, never joined)
         self.tag = etag
-        self.first = True
-        self.tries = 0
         self.off = off
         self.ask(off // 1024)
 

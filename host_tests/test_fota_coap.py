@@ -74,6 +74,7 @@ def step():
 
 
 fw = Fw()
+sp = b.spare = bytearray(1280)                # the board's spare: the downloader reads into it
 dl = CoapDl(fw, "coap://127.0.0.1:%d/pkg/fw.bin?v=2" % port, 0, None)
 q, a = recv()
 print("GET", q.t == CON, [bytes(x) for x in q.all(11)], [bytes(x) for x in q.all(15)], q.uint(BLOCK2))
@@ -110,6 +111,7 @@ try:
     print("EXTRA")
 except OSError:
     print("QUIET")
+print("SPARE", dl.buf is sp, b.spare is sp)
 """
 
 
@@ -117,7 +119,7 @@ def test_separate_response_reset_retransmission_and_radio_off(mp):
     out = mp(SCRIPT).split("\n")
     assert out[0] == "GET True [b'pkg', b'fw.bin'] [b'v=2'] 6", out
     assert out[1:] == ["RST True True 0", "ACK True True 0", "RETX True True", "OFF None None",
-                       "END done True", "QUIET", ""], out
+                       "END done True", "QUIET", "SPARE True True", ""], out
 
 
 JOINED = COMMON + r"""
