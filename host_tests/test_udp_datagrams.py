@@ -74,12 +74,8 @@ print("unix", time.ticks_diff(time.ticks_ms(), a) >= 100)
 
 
 
-def test_no_heap_for_a_datagram_is_a_loss_not_a_crash(mp):
-    # on a fragmented heap the socket's recv() finds no block for the
-    # datagram's bytes (MemoryError, the 32-bit client's fatal error at the
-    # edge of its heap): the datagram is dropped (read into the caller's
-    # buffer, which allocates nothing) and the next one is read as usual
-    out = mp(r'''
+# the client's socket, bound and connected to the peer, which learns its address (a)
+OPEN = r'''
 import os, socket, time
 from boards.unix import Board
 PEER
@@ -87,6 +83,15 @@ b = Board("/tmp")
 t = b.udp("127.0.0.1", port)
 t.send(b"hello")
 d, a = peer.recvfrom(64)
+'''.replace("PEER", MP_PEER_SOCKET)
+
+
+def test_no_heap_for_a_datagram_is_a_loss_not_a_crash(mp):
+    # on a fragmented heap the socket's recv() finds no block for the
+    # datagram's bytes (MemoryError, the 32-bit client's fatal error at the
+    # edge of its heap): the datagram is dropped (read into the caller's
+    # buffer, which allocates nothing) and the next one is read as usual
+    out = mp(OPEN + r'''
 
 
 class Tight:
@@ -111,7 +116,7 @@ peer.sendto(b"next", a)
 time.sleep_ms(20)
 n = t.recv(buf)
 print(n, bytes(buf[:n]), t.recv(buf))
-'''.replace("PEER", MP_PEER_SOCKET)).split()
+''').split()
     assert out == ["0", "4", "b'next'", "0"], out
 
 
@@ -121,14 +126,8 @@ def test_a_heap_fragmented_after_the_first_datagram_still_reads_every_one(mp):
     # unanswered near its heap limit): the spare taken at the first datagram
     # gives way for the next read and is taken again; 20 datagrams on a heap
     # with no 1,280-byte block, none lost
-    out = mp(r'''
-import gc, os, socket, time
-from boards.unix import Board
-PEER
-b = Board("/tmp")
-t = b.udp("127.0.0.1", port)
-t.send(b"hello")
-d, a = peer.recvfrom(64)
+    out = mp(OPEN + r'''
+import gc
 buf = bytearray(1280)
 peer.sendto(b"first", a)
 time.sleep_ms(20)
@@ -175,5 +174,5 @@ for i in range(20):
     n = t.recv(buf)
     got.append(bytes(buf[:n]) == b"datagram %d" % i)
 print(sum(got), b.spare is not None)
-'''.replace("PEER", MP_PEER_SOCKET), heap="64k").split()
+''', heap="64k").split()
     assert out == ["5", "True", "fragmented", "20", "True"], out
