@@ -22,6 +22,8 @@ _VENDOR = {
 
 
 class CellularBoard:
+    spare = None    # no spare receive buffer (boards/unix.py): the modem's sockets read into their own
+
     def __init__(self, base, uart, vendor="nrf91", pwrkey=None):
         self.base = base
         self.clock = base.clock

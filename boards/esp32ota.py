@@ -85,7 +85,6 @@ class OtaStore:
             return self.files().finish()
         if self.k:
             self._flush()
-        self.buf = None
 
     def close(self):
         if self._fs:
@@ -98,11 +97,14 @@ class OtaStore:
             self._fs = FileStore(self.state)
         return self._fs
 
-    def sha256(self, n):
+    def sha256(self, n, spare=None):
+        # spare: the board's spare buffer (a file store's read); an image is
+        # read back through the block buffer of its writes
         if self.kind:
-            return self.files().sha256(n)
+            return self.files().sha256(n, spare)
         h = sha256()
-        b = bytearray(_BS)
+        b = self.buf or bytearray(_BS)
+        self.buf = None
         i = 0
         while n > 0:
             self.part.readblocks(i, b)

@@ -12,28 +12,25 @@ from micropython import const
 from hashlib import sha256
 
 _CAP = const(4194304)
-_BUF = const(256)       # read buffer of the digest (small: a fragmented heap)
+_BUF = const(256)       # read buffer of the digest without a spare (small: a fragmented heap)
 
 
 class FileStore:
     f = None
     n = 0           # bytes written
+    cap = _CAP      # the most a package may hold
 
-    def __init__(self, d, cap=_CAP):
+    def __init__(self, d):
         self.d = d
-        self.cap = cap
 
     def begin(self, size, kind):
         if kind > 1:
             raise ValueError
         if size and size > self.cap:
             raise OSError(28)
-        self._open("wb", 0)
+        self.resume(0, 0, "wb")
 
-    def resume(self, off, kind):
-        self._open("r+b", off)
-
-    def _open(self, mode, off):
+    def resume(self, off, kind, mode="r+b"):
         self.close()
         self.f = open(self.d + "/fw.dl", mode)
         self.f.seek(off)
@@ -60,15 +57,18 @@ class FileStore:
 
     finish = close      # all in the file already
 
-    def sha256(self, n):
+    def sha256(self, n, b=None):
+        # read into b, the board's spare where it has one: a heap the
+        # download left fragmented may have no block of 257 bytes for a read
         h = sha256()
+        b = memoryview(b or bytearray(_BUF))
         with open(self.d + "/fw.dl", "rb") as f:
             while n > 0:
-                b = f.read(min(n, _BUF))
-                if not b:
+                k = f.readinto(b[:n])
+                if not k:
                     raise OSError(5)
-                h.update(b)
-                n -= len(b)
+                h.update(b[:k])
+                n -= k
         return h.digest()
 
     def applier(self):

@@ -134,7 +134,8 @@ class Udp:
 class Board:
     # a receive buffer's worth of heap in one piece, taken while the heap is
     # still whole (Udp.recv): it gives way for a datagram that finds no
-    # block for its bytes, and a firmware download reads into it (client/fwdl.py)
+    # block for its bytes, and a firmware download reads into it (client/fwdl.py),
+    # then the digest of what it wrote (boards/fwstore.py)
     spare = None
 
     def __init__(self, state="state"):

@@ -109,9 +109,7 @@ class CoapDl:
         at = (v >> 4) * size
         if self.first:
             self.first = False
-            z = r.uint(SIZE2)
-            if z:
-                fw.rec["z"] = z
+            fw.rec["z"] = r.uint(SIZE2, 0)
             off = fw.etag(r.opt(ETAG))
             if off < 0:
                 return
@@ -132,6 +130,7 @@ class CoapDl:
             if v & 8:
                 self.ask(self.off // size, szx)
             else:
+                self.b.spare = self.buf     # the spare again: the digest reads into it
                 fw.done()
 
     def step(self, now):

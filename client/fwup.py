@@ -25,7 +25,6 @@ from micropython import const
 import json
 import os
 from binascii import hexlify, unhexlify
-from struct import unpack
 from objects.firmware import FILE
 from client.codes import BAD_REQUEST, CoapError
 
@@ -100,7 +99,7 @@ class Up:
         # the radio went off mid-download (a deep sleep may follow): the
         # offset the store holds is saved, so nothing is fetched twice.
         # None: no deadline while paused
-        if self.off != self.saved and self.durable() != self.saved:
+        if self.durable() != self.saved:
             self.save()
 
     def stop(self, drop=False):
@@ -213,10 +212,11 @@ class Up:
         r = self.rec
         try:
             if r["h"] is None:      # the header first, gathered until whole
-                # (no more of d copied than a header can take: the heap may
-                # have no room for a block)
+                # (parsed in d itself when it holds it whole; else no more
+                # of d copied than a header can take: the heap may have no
+                # room for a block)
                 t = len(self.hb)
-                b = self.hb = self.hb + bytes(d[:_HDR_MAX])
+                b = self.hb + d[:_HDR_MAX] if t else d
                 n = len(b)
                 e = 4       # header length (a raw image: 0), as far as known
                 if b[:4] == _MAGIC:
@@ -224,10 +224,11 @@ class Up:
                 elif n >= 4:
                     e = 0
                 if n < e:
+                    self.hb = bytes(b)
                     self.off = n
                     return True
                 v = e - b[6] if e else 0      # where the version starts
-                h = r["h"] = [b[4], unpack(">I", b[8:12])[0], hexlify(b[12:_HDR]).decode(),
+                h = r["h"] = [b[4], int.from_bytes(b[8:12], "big"), hexlify(b[12:_HDR]).decode(),
                               str(b[_HDR:v], "utf-8"), str(b[v:e], "utf-8"), e] if e else [0, None, None, "", "", 0]
                 self.fs.begin(h[1], h[0])
                 self.hb = None
@@ -259,7 +260,7 @@ class Up:
                 st.finish()
                 n = self.off - h[5]
                 if h[1] is None or n == h[1]:
-                    d = hexlify(st.sha256(n)).decode()
+                    d = hexlify(st.sha256(n, self.board.spare)).decode()
                     if h[2] in (None, d) and r.get("d") in (None, d):
                         res = 0
             except OSError:

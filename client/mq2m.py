@@ -15,7 +15,8 @@ class Mq2mDl(CoapDl):
     def __init__(self, fw, uri, off, etag):
         self.fw = fw
         c = fw.client
-        self.b = c.board
+        self.b = b = c.board
+        self.buf = b.spare      # (got() gives the board its spare back at the end: the digest reads into it)
         self.owner, _, r = uri[7:].partition("/")
         self.path = r.partition("?")[0].split("/")
         # the MQTT account's exchange (client/mqtt.py): its loop pumps it

@@ -31,6 +31,7 @@ class Clock:
 class Board:
     state = ST
     radio = True
+    spare = None
     clock = Clock()
 
     def fwstore(self):

@@ -107,3 +107,66 @@ def test_no_heap_for_a_datagram_ends_the_download_result_3_not_the_client(mp, tm
     assert "task failed MemoryError" in out[1], out      # logged by the client, which went on
     assert out[2] == "(2, 0) 7.1", out                   # the same URI again: Downloaded, digest checked
     assert out[3].endswith("from %s']" % off) and "from 0'" in out[3], out     # resumed, not restarted
+
+
+# the digest before Downloaded reads the store back into the board's spare:
+# a heap the download left fragmented (here: no block free for the 256
+# bytes a read needs) still checks the image; without the spare
+# that read has no room
+DIGEST = r"""
+import gc
+from binascii import hexlify
+from boards.fwstore import FileStore
+st = FileStore(STATE)
+spare = bytearray(1280)
+keep = [None] * 1200    # (no list that grows: its old storage would leave holes)
+k = i = x = 0           # (every global named before: a growing dict would need heap)
+Z = (100, 30, 1)
+try:                    # 200-byte blocks; every other one freed below
+    while True:
+        keep[k] = bytearray(200)
+        k += 1
+except Exception:
+    pass
+i = 0
+while i < 3:            # every gap left filled
+    try:
+        while True:
+            keep[k] = bytearray(Z[i])
+            k += 1
+    except Exception:
+        pass
+    i += 1
+i = 0
+while i < k:
+    if len(keep[i]) == 200:
+        keep[i] = None
+    i += 2
+try:                    # two freed side by side: taken again
+    while True:
+        keep[k] = bytearray(256)
+        k += 1
+except Exception:
+    pass
+gc.collect()
+try:
+    x = bytearray(256)
+    print("whole")
+except MemoryError:
+    print("fragmented")
+print(hexlify(st.sha256(N, spare)).decode())
+try:
+    st.sha256(N)
+    print("read")
+except MemoryError:
+    print("no room")
+"""
+
+
+def test_the_digest_reads_into_the_spare_in_a_fragmented_heap(mp, tmp_path):
+    import hashlib
+    data = os.urandom(20000)
+    with open(os.path.join(str(tmp_path), "fw.dl"), "wb") as f:
+        f.write(data + b"left by a longer download")     # the digest covers the package's bytes only
+    out = mp("STATE = %r\nN = %d\n" % (str(tmp_path), len(data)) + DIGEST, heap="64k").strip().split("\n")
+    assert out == ["fragmented", hashlib.sha256(data).hexdigest(), "no room"], out
