@@ -112,3 +112,52 @@ PRELUDE = PRELUDE.replace("PEER_SOCKET", MP_PEER_SOCKET)
 
 def prelude(lifetime=86400):
     return PRELUDE.replace("LIFETIME", '"%d"' % lifetime)
+
+
+def fragment(hole, taken, slots):
+    """MicroPython source that leaves the heap with no free block for a
+    `taken`-byte bytearray and prints "fragmented" (else "whole"): the heap
+    filled with `hole`-byte bytearrays, every gap left filled with smaller
+    ones, every other `hole`-byte one freed, and any two freed side by side
+    taken again. `slots` bounds the objects it keeps; its globals (keep, k,
+    i, x, Z) are all named before the heap fills (a growing globals dict
+    would need heap)."""
+    z = tuple(s for s in (1000, 300, 100, 30, 1) if s < hole)
+    return FRAGMENT % dict(slots=slots, z=z, nz=len(z), hole=hole, taken=taken)
+
+
+FRAGMENT = r"""
+import gc
+keep = [None] * %(slots)d  # (no list that grows: its old storage would leave holes)
+k = i = x = 0
+Z = %(z)r
+
+
+def fill(n):
+    # n-byte bytearrays until the heap (or keep) is full
+    global k
+    try:
+        while True:
+            keep[k] = bytearray(n)
+            k += 1
+    except Exception:   # MemoryError, IndexError (a tuple here would need heap)
+        pass
+
+
+fill(%(hole)d)
+while i < %(nz)d:   # every gap left filled (loops that allocate nothing: the heap is full)
+    fill(Z[i])
+    i += 1
+i = 0
+while i < k:
+    if len(keep[i]) == %(hole)d:
+        keep[i] = None
+    i += 2
+fill(%(taken)d)
+gc.collect()
+try:
+    x = bytearray(%(taken)d)
+    print("whole")
+except MemoryError:
+    print("fragmented")
+"""

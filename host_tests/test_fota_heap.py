@@ -12,6 +12,7 @@ import os
 import build_mpy
 from fota import bench, serve
 from fotautil import KB256, files_dir, pkg
+from mpharness import fragment
 
 
 def test_256k_pull_heap_flat_in_image_size():
@@ -114,46 +115,11 @@ def test_no_heap_for_a_datagram_ends_the_download_result_3_not_the_client(mp, tm
 # bytes a read needs) still checks the image; without the spare
 # that read has no room
 DIGEST = r"""
-import gc
 from binascii import hexlify
 from boards.fwstore import FileStore
 st = FileStore(STATE)
 spare = bytearray(1280)
-keep = [None] * 1200    # (no list that grows: its old storage would leave holes)
-k = i = x = 0           # (every global named before: a growing dict would need heap)
-Z = (100, 30, 1)
-try:                    # 200-byte blocks; every other one freed below
-    while True:
-        keep[k] = bytearray(200)
-        k += 1
-except Exception:
-    pass
-i = 0
-while i < 3:            # every gap left filled
-    try:
-        while True:
-            keep[k] = bytearray(Z[i])
-            k += 1
-    except Exception:
-        pass
-    i += 1
-i = 0
-while i < k:
-    if len(keep[i]) == 200:
-        keep[i] = None
-    i += 2
-try:                    # two freed side by side: taken again
-    while True:
-        keep[k] = bytearray(256)
-        k += 1
-except Exception:
-    pass
-gc.collect()
-try:
-    x = bytearray(256)
-    print("whole")
-except MemoryError:
-    print("fragmented")
+""" + fragment(200, 256, 1200) + r"""
 print(hexlify(st.sha256(N, spare)).decode())
 try:
     st.sha256(N)

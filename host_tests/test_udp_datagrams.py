@@ -5,6 +5,7 @@ waiting into the buffer, so a server request that arrived together with the
 answered.)"""
 
 from devclient import MP_PEER_SOCKET, free_port
+from mpharness import fragment
 
 CODE = r"""
 import socket, os, time
@@ -127,46 +128,11 @@ def test_a_heap_fragmented_after_the_first_datagram_still_reads_every_one(mp):
     # gives way for the next read and is taken again; 20 datagrams on a heap
     # with no 1,280-byte block, none lost
     out = mp(OPEN + r'''
-import gc
 buf = bytearray(1280)
 peer.sendto(b"first", a)
 time.sleep_ms(20)
 print(t.recv(buf), b.spare is not None)
-keep = [None] * 600     # (no list that grows: its old storage would leave holes)
-k = 0
-Z = (1000, 300, 100, 30, 1)
-try:                    # 1,100-byte blocks; every other one freed below
-    while True:
-        keep[k] = bytearray(1100)
-        k += 1
-except Exception:
-    pass
-i = 0
-while i < 5:            # every gap left filled (loops that allocate nothing: the heap is full)
-    try:
-        while True:
-            keep[k] = bytearray(Z[i])
-            k += 1
-    except Exception:   # MemoryError, IndexError (a tuple here would need heap)
-        pass
-    i += 1
-i = 0
-while i < k:
-    if len(keep[i]) == 1100:
-        keep[i] = None
-    i += 2
-try:                    # two freed side by side: taken again
-    while True:
-        keep[k] = bytearray(1280)
-        k += 1
-except Exception:
-    pass
-gc.collect()
-try:
-    x = bytearray(1280)
-    print("whole")
-except MemoryError:
-    print("fragmented")
+''' + fragment(1100, 1280, 600) + r'''
 got = []
 for i in range(20):
     peer.sendto(b"datagram %d" % i, a)
