@@ -87,6 +87,7 @@ class OtaStore:
             self._flush()
 
     def close(self):
+        self.buf = None     # (kept from finish() for the digest's read-back)
         if self._fs:
             self._fs.close()
 
