@@ -99,7 +99,7 @@ class Up:
         # the radio went off mid-download (a deep sleep may follow): the
         # offset the store holds is saved, so nothing is fetched twice.
         # None: no deadline while paused
-        if self.durable() != self.saved:
+        if self.off != self.saved and self.durable() != self.saved:     # (no flush while nothing came)
             self.save()
 
     def stop(self, drop=False):
